@@ -1,0 +1,494 @@
+"""Data preparation for AutoML: fitted on the training table, applied unchanged at predict time.
+
+What :class:`TablePrep` does without being asked:
+
+* **types**: numbers, booleans (-> 0/1), integer-coded categoricals (few distinct integers),
+  strings and pandas categoricals, datetimes (also strings that parse as dates), and
+  high-cardinality strings (many distinct values: capped to the most frequent ones for native
+  categorical models, target-encoded for the others);
+* **drops** constant columns, row-id-like columns (a distinct string per row) and columns that
+  trivially leak the label (identical to it, or a one-to-one recoding of it), each with a log
+  line and a record in :attr:`TablePrep.dropped_`;
+* **refuses** an empty table, a missing label column, a label with one class, a label that is
+  all missing, a feature that is entirely missing;
+* **datetime parts**: year, month, day, day of week, hour (when times vary), and the timestamp;
+* **missing values**: numbers stay NaN for models that handle them (LightGBM, XGBoost) and are
+  imputed with the training median plus a missing-indicator column for the others;
+  categories get a ``__missing__`` level;
+* **label**: classes encoded 0..k-1 in sorted order (:attr:`TablePrep.classes_`), regression
+  targets as floats;
+* **at predict time**: missing columns are an error naming them; unseen categories map to the
+  missing level (counted in the log); values of the wrong type are coerced where they can be
+  and an error names the column and an example value where they cannot.
+
+Two outputs serve the model families: :meth:`TablePrep.transform_native` (numbers plus pandas
+``category`` columns with fixed levels, for LightGBM/XGBoost; coded integers stay numbers) and
+:meth:`TablePrep.transform_numeric` (all numeric: one-hot for low-cardinality categoricals,
+smoothed target encoding for high-cardinality ones, imputed numbers; for scikit-learn models
+and neural networks). Target encodings are fitted on the whole training table; pass
+``fold_ids`` and ``y`` to :meth:`transform_numeric` to encode training rows out of fold, so
+that validation scores are not flattered by the rows' own labels.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["TablePrep", "ColumnInfo", "DataError", "infer_problem_type"]
+
+logger = logging.getLogger(__name__)
+
+ProblemType = Literal["binary", "multiclass", "regression"]
+Kind = Literal[
+    "numeric", "boolean", "int_categorical", "categorical", "high_cardinality", "datetime"
+]
+
+MISSING = "__missing__"
+OTHER = "__other__"
+#: up to this many distinct values an integer column may be a coded categorical
+_INT_CATEGORICAL_MAX = 12
+#: categoricals with more levels than this are "high cardinality"
+_HIGH_CARDINALITY = 64
+#: levels kept for native categorical models (the most frequent; the rest become __other__)
+_MAX_LEVELS = 255
+
+
+class DataError(ValueError):
+    """Input data that cannot be used, with the column at fault in the message."""
+
+
+@dataclass
+class ColumnInfo:
+    """What :class:`TablePrep` learned about one input column."""
+
+    name: str
+    kind: Kind
+    levels: list[Any] = field(default_factory=list)  # categorical levels (strings), fixed order
+    median: float = 0.0
+    has_missing: bool = False
+    date_parts: list[str] = field(default_factory=list)
+    target_means: dict[str, list[float]] = field(
+        default_factory=dict
+    )  # level -> per-class/regression mean
+    prior: list[float] = field(default_factory=list)
+
+
+def infer_problem_type(y: pd.Series) -> ProblemType:
+    """``binary``/``multiclass`` for labels that look like classes, else ``regression``."""
+    values = y.dropna()
+    if values.empty:
+        raise DataError("the label column has no values")
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return "binary" if values.nunique() == 2 else "multiclass"
+    unique = values.nunique()
+    if unique == 2:
+        return "binary"
+    as_float = values.astype(float)
+    integral = bool(np.all(np.mod(as_float, 1) == 0))
+    if integral and unique <= max(20, int(0.01 * len(values))) and unique <= 50:
+        return "multiclass"
+    return "regression"
+
+
+def _as_string(series: pd.Series) -> pd.Series:
+    """Strings for categorical levels (NaN kept), whatever the dtype (pandas 2.x and 3.x)."""
+    out = series.astype("object")
+    mask = out.notna()
+    out = out.where(~mask, out[mask].map(str)) if mask.any() else out
+    return out
+
+
+def _looks_like_dates(series: pd.Series) -> bool:
+    sample = series.dropna()
+    if sample.empty:
+        return False
+    sample = sample.sample(min(len(sample), 200), random_state=0) if len(sample) > 200 else sample
+    text = sample.astype(str)
+    if not text.str.contains(r"\d{1,4}[-/.:]\d{1,2}", regex=True).mean() > 0.9:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() > 0.95)
+
+
+def _to_datetime(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pd.to_datetime(series, errors="coerce", format="mixed")
+
+
+class TablePrep:
+    """Fitted data preparation (see the module docstring).
+
+    Args:
+        label: the label column.
+        problem_type: ``binary``, ``multiclass``, ``regression`` or None to infer it.
+        leak_check: ``"drop"`` (default: drop a leaking column with a warning), ``"error"`` or
+            ``"ignore"``.
+    """
+
+    def __init__(
+        self, label: str, problem_type: ProblemType | None = None, *, leak_check: str = "drop"
+    ) -> None:
+        if problem_type not in (None, "binary", "multiclass", "regression"):
+            raise ValueError(
+                f"problem_type must be binary, multiclass, regression or None, got {problem_type!r}"
+            )
+        if leak_check not in ("drop", "error", "ignore"):
+            raise ValueError(f"leak_check must be 'drop', 'error' or 'ignore', got {leak_check!r}")
+        self.label = label
+        self.problem_type = problem_type
+        self.leak_check = leak_check
+        self.columns_: list[ColumnInfo] = []
+        self.dropped_: dict[str, str] = {}
+        self.classes_: list[Any] | None = None
+        self.problem_type_: ProblemType | None = None
+        self.input_columns_: list[str] = []
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, frame: pd.DataFrame) -> TablePrep:
+        """Learns the column types, levels, medians and the label encoding from ``frame``."""
+        if not isinstance(frame, pd.DataFrame):
+            raise DataError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+        if frame.empty or len(frame) == 0:
+            raise DataError("the training table is empty")
+        if self.label not in frame.columns:
+            hint = [c for c in frame.columns if str(c).lower() == self.label.lower()]
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise DataError(
+                f"label column {self.label!r} is not in the table{extra}; columns: {list(frame.columns)[:20]}"
+            )
+        y_raw = frame[self.label]
+        if y_raw.isna().all():
+            raise DataError(f"label column {self.label!r} is entirely missing")
+        if y_raw.isna().any():
+            logger.warning("dropping %d rows whose label is missing", int(y_raw.isna().sum()))
+            frame = frame[y_raw.notna()]
+            y_raw = frame[self.label]
+        problem = self.problem_type or infer_problem_type(y_raw)
+        self.problem_type_ = problem
+        if problem != "regression":
+            classes = sorted(y_raw.unique().tolist(), key=lambda v: (str(type(v)), v))
+            if len(classes) < 2:
+                raise DataError(
+                    f"the label {self.label!r} has a single class ({classes[0]!r}); nothing to learn"
+                )
+            if problem == "binary" and len(classes) != 2:
+                raise DataError(f"problem_type='binary' but the label has {len(classes)} classes")
+            self.classes_ = classes
+        else:
+            if not pd.api.types.is_numeric_dtype(y_raw):
+                raise DataError(
+                    f"regression needs a numeric label, {self.label!r} has dtype {y_raw.dtype}"
+                )
+            if y_raw.nunique() < 2:
+                raise DataError(f"the label {self.label!r} is constant; nothing to learn")
+        y = self.encode_label(y_raw)
+        features = frame.drop(columns=[self.label])
+        if features.shape[1] == 0:
+            raise DataError("the table has no feature columns besides the label")
+        self.input_columns_ = [str(c) for c in features.columns]
+        self.columns_ = []
+        self.dropped_ = {}
+        for name in features.columns:
+            info = self._fit_column(str(name), features[name], y_raw, y)
+            if info is not None:
+                self.columns_.append(info)
+        if not self.columns_:
+            raise DataError(f"no usable feature column is left (dropped: {self.dropped_})")
+        return self
+
+    def _drop(self, name: str, why: str) -> None:
+        self.dropped_[name] = why
+        logger.warning("dropping column %r: %s", name, why)
+
+    def _fit_column(
+        self, name: str, col: pd.Series, y_raw: pd.Series, y: np.ndarray
+    ) -> ColumnInfo | None:
+        if col.isna().all():
+            raise DataError(f"feature column {name!r} is entirely missing; drop it or fill it")
+        if self.leak_check != "ignore" and self._leaks(col, y_raw):
+            message = f"column {name!r} is the label in disguise (identical or a one-to-one recoding of {self.label!r})"
+            if self.leak_check == "error":
+                raise DataError(message)
+            self._drop(name, "leaks the label")
+            return None
+        non_missing = col.dropna()
+        if non_missing.nunique() <= 1:
+            self._drop(name, "constant")
+            return None
+        has_missing = bool(col.isna().any())
+        if pd.api.types.is_bool_dtype(col):
+            return ColumnInfo(name, "boolean", has_missing=has_missing)
+        if pd.api.types.is_datetime64_any_dtype(col) or (
+            not pd.api.types.is_numeric_dtype(col) and _looks_like_dates(col)
+        ):
+            return self._fit_datetime(name, col)
+        if pd.api.types.is_numeric_dtype(col):
+            numbers = col.astype(float)
+            median = float(numbers.median())
+            integral = bool(np.all(np.mod(numbers.dropna(), 1) == 0))
+            unique = non_missing.nunique()
+            if integral and 2 < unique <= _INT_CATEGORICAL_MAX and unique < 0.05 * len(col):
+                levels = sorted(str(int(v)) for v in non_missing.unique())
+                return ColumnInfo(
+                    name, "int_categorical", levels=levels, median=median, has_missing=has_missing
+                )
+            return ColumnInfo(name, "numeric", median=median, has_missing=has_missing)
+        text = _as_string(col)
+        counts = text.value_counts()
+        if len(counts) >= 0.95 * len(col) and len(col) > 50:
+            self._drop(
+                name, "a distinct value in (almost) every row: an identifier, not a feature"
+            )
+            return None
+        kind: Kind = "high_cardinality" if len(counts) > _HIGH_CARDINALITY else "categorical"
+        levels = [str(v) for v in counts.index[:_MAX_LEVELS]]
+        info = ColumnInfo(name, kind, levels=levels, has_missing=has_missing)
+        if kind == "high_cardinality":
+            self._fit_target_encoding(info, text, y)
+        return info
+
+    def _leaks(self, col: pd.Series, y_raw: pd.Series) -> bool:
+        if col.isna().any():
+            return False
+        if col.nunique() != y_raw.nunique():
+            return False
+        if self.problem_type_ == "regression":
+            try:
+                return bool(
+                    np.allclose(col.astype(float).to_numpy(), y_raw.astype(float).to_numpy())
+                )
+            except (TypeError, ValueError):
+                return False
+        pairs = pd.DataFrame({"x": _as_string(col), "y": _as_string(y_raw)}).drop_duplicates()
+        return len(pairs) == col.nunique()  # every value of the column maps to one class and back
+
+    def _fit_datetime(self, name: str, col: pd.Series) -> ColumnInfo:
+        stamps = _to_datetime(col)
+        parts = ["year", "month", "day", "dayofweek", "dayofyear"]
+        valid = stamps.dropna()
+        if not valid.empty and (valid.dt.hour.nunique() > 1 or valid.dt.minute.nunique() > 1):
+            parts.append("hour")
+        seconds = valid.astype("int64") // 10**9 if not valid.empty else pd.Series([0.0])
+        return ColumnInfo(
+            name,
+            "datetime",
+            date_parts=parts,
+            median=float(np.median(seconds)),
+            has_missing=bool(stamps.isna().any()),
+        )
+
+    def _fit_target_encoding(self, info: ColumnInfo, text: pd.Series, y: np.ndarray) -> None:
+        targets = self._target_matrix(y)
+        prior = targets.mean(axis=0)
+        info.prior = [float(v) for v in prior]
+        smoothing = 20.0
+        frame = pd.DataFrame(targets, index=text.index)
+        frame["level"] = text.fillna(MISSING).to_numpy()
+        grouped = frame.groupby("level")
+        sums, counts = grouped.sum(), grouped.size()
+        for level in sums.index:
+            n = float(counts[level])
+            mean = (sums.loc[level].to_numpy() + smoothing * prior) / (n + smoothing)
+            info.target_means[str(level)] = [float(v) for v in mean]
+
+    def _target_matrix(self, y: np.ndarray) -> np.ndarray:
+        if self.problem_type_ == "regression":
+            return np.asarray(y, dtype=float).reshape(-1, 1)
+        k = len(self.classes_ or [])
+        if k == 2:
+            return np.asarray(y, dtype=float).reshape(-1, 1)
+        return np.eye(k)[np.asarray(y, dtype=int)]
+
+    # ------------------------------------------------------------------ label
+    def encode_label(self, y: pd.Series) -> np.ndarray:
+        """Class indices 0..k-1 (classification) or floats (regression)."""
+        if self.problem_type_ == "regression":
+            return y.astype(float).to_numpy()
+        assert self.classes_ is not None
+        lookup = {c: i for i, c in enumerate(self.classes_)}
+        try:
+            return np.array([lookup[v] for v in y], dtype=np.int64)
+        except KeyError as err:
+            raise DataError(
+                f"label value {err.args[0]!r} was not among the training classes {self.classes_}"
+            ) from None
+
+    def decode_label(self, codes: np.ndarray) -> np.ndarray:
+        if self.problem_type_ == "regression":
+            return np.asarray(codes, dtype=float)
+        assert self.classes_ is not None
+        return np.asarray(self.classes_, dtype=object)[np.asarray(codes, dtype=int)]
+
+    # ------------------------------------------------------------------ transform
+    def _checked(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if not self.columns_:
+            raise RuntimeError("TablePrep is not fitted: call fit() first")
+        if not isinstance(frame, pd.DataFrame):
+            raise DataError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+        if len(frame) == 0:
+            raise DataError("the table to predict on is empty")
+        missing = [c.name for c in self.columns_ if c.name not in frame.columns]
+        if missing:
+            raise DataError(f"columns seen in training are missing: {missing}")
+        return frame
+
+    def _numeric_values(self, info: ColumnInfo, col: pd.Series) -> np.ndarray:
+        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            return col.astype(float).to_numpy()
+        coerced = pd.to_numeric(col, errors="coerce")
+        bad = col[coerced.isna() & col.notna()]
+        if len(bad):
+            raise DataError(
+                f"column {info.name!r} was numeric in training but holds {len(bad)} non-numeric "
+                f"value(s) now, e.g. {bad.iloc[0]!r}"
+            )
+        return coerced.astype(float).to_numpy()
+
+    def _levels(self, info: ColumnInfo, col: pd.Series) -> pd.Series:
+        if info.kind == "int_categorical":
+            numbers = self._numeric_values(info, col)
+            text = pd.Series(
+                [MISSING if np.isnan(v) else str(int(v)) for v in numbers], index=col.index
+            )
+        else:
+            text = _as_string(col).fillna(MISSING)
+        known = set(info.levels)
+        if info.kind in ("categorical", "int_categorical"):
+            unseen = ~text.isin(known) & (text != MISSING)
+            if unseen.any():
+                logger.info(
+                    "column %r: %d value(s) not seen in training, treated as missing",
+                    info.name,
+                    int(unseen.sum()),
+                )
+            text = text.where(~unseen, MISSING)
+        else:
+            text = text.where(text.isin(known) | (text == MISSING), OTHER)
+        return text
+
+    def _date_parts(self, info: ColumnInfo, col: pd.Series) -> dict[str, np.ndarray]:
+        stamps = _to_datetime(col)
+        out: dict[str, np.ndarray] = {}
+        for part in info.date_parts:
+            out[f"{info.name}.{part}"] = getattr(stamps.dt, part).astype(float).to_numpy()
+        seconds = stamps.astype("int64").astype(float) / 1e9
+        out[f"{info.name}.timestamp"] = np.where(stamps.isna(), np.nan, seconds)
+        return out
+
+    def transform_native(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Numbers (NaN kept) and ``category`` columns with the training levels."""
+        frame = self._checked(frame)
+        out: dict[str, Any] = {}
+        for info in self.columns_:
+            col = frame[info.name]
+            if info.kind in ("numeric", "boolean", "int_categorical"):
+                # coded integers stay ordered numbers for trees, which split them well
+                out[info.name] = self._numeric_values(info, col)
+            elif info.kind == "datetime":
+                out.update(self._date_parts(info, col))
+            else:
+                levels = [*info.levels, MISSING, OTHER]
+                out[info.name] = pd.Categorical(self._levels(info, col), categories=levels)
+        return pd.DataFrame(out, index=frame.index)
+
+    def transform_numeric(
+        self,
+        frame: pd.DataFrame,
+        *,
+        fold_ids: np.ndarray | None = None,
+        y: np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """All-numeric columns: imputed numbers plus missing indicators, one-hot categoricals,
+        target-encoded high-cardinality columns, datetime parts.
+
+        Args:
+            frame: the rows to transform.
+            fold_ids, y: for training rows, the cross-validation fold of each row and the
+                encoded labels: high-cardinality columns are then target-encoded with the
+                other folds' labels only.
+        """
+        frame = self._checked(frame)
+        out: dict[str, Any] = {}
+        for info in self.columns_:
+            col = frame[info.name]
+            if info.kind in ("numeric", "boolean"):
+                values = self._numeric_values(info, col)
+                missing = np.isnan(values)
+                out[info.name] = np.where(missing, info.median, values)
+                if info.has_missing:
+                    out[f"{info.name}.missing"] = missing.astype(float)
+            elif info.kind == "datetime":
+                for key, values in self._date_parts(info, col).items():
+                    fill = (
+                        info.median
+                        if key.endswith(".timestamp")
+                        else float(np.nanmedian(values))
+                        if np.isfinite(values).any()
+                        else 0.0
+                    )
+                    out[key] = np.where(np.isnan(values), fill, values)
+            elif info.kind == "high_cardinality":
+                text = _as_string(col).fillna(MISSING)
+                if fold_ids is not None and y is not None:
+                    encoded = self._oof_encoding(info, text, np.asarray(fold_ids), np.asarray(y))
+                else:
+                    prior = np.asarray(info.prior)
+                    encoded = np.array(
+                        [info.target_means.get(v, prior) for v in text], dtype=float
+                    ).reshape(len(text), -1)
+                for j in range(encoded.shape[1]):
+                    out[f"{info.name}.te{j}"] = encoded[:, j]
+            else:
+                if info.kind == "int_categorical":  # the order too, not only the one-hot levels
+                    values = self._numeric_values(info, col)
+                    out[info.name] = np.where(np.isnan(values), info.median, values)
+                text = self._levels(info, col)
+                for level in [*info.levels, MISSING]:
+                    if level == MISSING and not info.has_missing:
+                        continue
+                    out[f"{info.name}={level}"] = (text == level).astype(float).to_numpy()
+        return pd.DataFrame(out, index=frame.index)
+
+    def _oof_encoding(
+        self, info: ColumnInfo, text: pd.Series, fold_ids: np.ndarray, y: np.ndarray
+    ) -> np.ndarray:
+        if len(fold_ids) != len(text) or len(y) != len(text):
+            raise ValueError("fold_ids and y must have one entry per row")
+        encoded = np.zeros((len(text), len(info.prior)))
+        for fold in np.unique(fold_ids):
+            inside = fold_ids == fold
+            part = ColumnInfo(info.name, info.kind)
+            self._fit_target_encoding(part, text[~inside], y[~inside])
+            prior = np.asarray(part.prior)
+            encoded[inside] = np.array(
+                [part.target_means.get(v, prior) for v in text[inside]], dtype=float
+            ).reshape(-1, len(prior))
+        return encoded
+
+    def summary(self) -> pd.DataFrame:
+        """One row per input column: the inferred kind, or why it was dropped."""
+        rows = [
+            {
+                "column": c.name,
+                "kind": c.kind,
+                "levels": len(c.levels) or None,
+                "missing": c.has_missing,
+            }
+            for c in self.columns_
+        ]
+        rows += [
+            {"column": name, "kind": f"dropped: {why}", "levels": None, "missing": None}
+            for name, why in self.dropped_.items()
+        ]
+        return pd.DataFrame(rows)

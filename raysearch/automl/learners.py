@@ -1,0 +1,345 @@
+"""The model families AutoML searches over, each fitted on one fold under a deadline.
+
+A :class:`Learner` declares (FLAML's idea) what AutoML needs to schedule it: which table view
+it reads (``native``: numbers plus pandas categoricals; ``numeric``: imputed and encoded),
+a relative cost, a zero-shot *portfolio* of configurations (the first is the cheap default
+that establishes the baseline; the others are strong defaults from practice), and a search
+space over its hyperparameters sized by the number of rows. ``fit`` respects an absolute
+``deadline`` (``time.time()``): boosting stops early, forests stop adding trees, networks stop
+adding epochs, so a trial never runs far past the time budget.
+
+Predictions: class probabilities ``(n, k)`` for classification, values ``(n,)`` for
+regression.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Learner", "LEARNERS", "learner_names"]
+
+Task = str
+
+
+@dataclass(frozen=True)
+class Learner:
+    name: str
+    view: str  # "native" or "numeric"
+    relative_cost: float  # rough time per config relative to LightGBM's default
+    portfolio: Callable[[int, Task], list[dict[str, Any]]]
+    space: Callable[[int, Task], dict[str, Any]]
+    fit: Callable[..., Any]
+    predict: Callable[[Any, pd.DataFrame, Task, int], np.ndarray]
+    max_rows: int | None = None  # skip on larger tables (too slow to predict or fit)
+
+
+def _proba(model: Any, X: pd.DataFrame, n_classes: int) -> np.ndarray:
+    """predict_proba with a column for every class (a fold may lack some)."""
+    raw = np.asarray(model.predict_proba(X), dtype=float)
+    classes = np.asarray(getattr(model, "classes_", np.arange(raw.shape[1])), dtype=int)
+    out = np.zeros((len(X), n_classes))
+    out[:, classes] = raw
+    return out
+
+
+def _predict(model: Any, X: pd.DataFrame, task: Task, n_classes: int) -> np.ndarray:
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=float)
+    return _proba(model, X, n_classes)
+
+
+# ----------------------------------------------------------------------------- LightGBM
+def _lgbm_portfolio(n: int, task: Task) -> list[dict[str, Any]]:
+    return [
+        {
+            "learning_rate": 0.1,
+            "num_leaves": 31,
+            "min_child_samples": 20,
+            "colsample_bytree": 1.0,
+            "reg_lambda": 1e-3,
+        },
+        {
+            "learning_rate": 0.05,
+            "num_leaves": 31,
+            "min_child_samples": 10,
+            "colsample_bytree": 0.9,
+            "reg_lambda": 1.0,
+        },
+        {
+            "learning_rate": 0.03,
+            "num_leaves": 128,
+            "min_child_samples": 3,
+            "colsample_bytree": 0.9,
+            "reg_lambda": 0.5,
+        },
+        {
+            "learning_rate": 0.05,
+            "num_leaves": 15,
+            "min_child_samples": 30,
+            "colsample_bytree": 0.6,
+            "reg_lambda": 5.0,
+        },
+    ]
+
+
+def _lgbm_space(n: int, task: Task) -> dict[str, Any]:
+    return {
+        "learning_rate": {"float": [0.01, 0.3], "log": True},
+        "num_leaves": {"int": [4, max(128, min(512, n // 10))], "log": True},
+        "min_child_samples": {"int": [2, max(30, min(100, n // 50))], "log": True},
+        "colsample_bytree": {"float": [0.4, 1.0]},
+        "reg_lambda": {"float": [1e-3, 10.0], "log": True},
+    }
+
+
+def _lgbm_fit(X, y, Xv, yv, config, task, n_classes, deadline, seed, threads=1):  # type: ignore[no-untyped-def]
+    import lightgbm as lgb
+
+    params = dict(config)
+    params.update(n_estimators=10_000, random_state=seed, n_jobs=threads, verbose=-1)
+    model = lgb.LGBMRegressor(**params) if task == "regression" else lgb.LGBMClassifier(**params)
+
+    def stop_at_deadline(env: Any) -> None:
+        if time.time() > deadline:
+            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
+
+    stop_at_deadline.order = 30  # type: ignore[attr-defined]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(
+            X,
+            y,
+            eval_set=[(Xv, yv)],
+            callbacks=[lgb.early_stopping(50, verbose=False), stop_at_deadline],
+        )
+    return model
+
+
+# ----------------------------------------------------------------------------- XGBoost
+def _xgb_portfolio(n: int, task: Task) -> list[dict[str, Any]]:
+    return [
+        {
+            "learning_rate": 0.1,
+            "max_depth": 6,
+            "min_child_weight": 1.0,
+            "subsample": 1.0,
+            "colsample_bytree": 1.0,
+        },
+        {
+            "learning_rate": 0.05,
+            "max_depth": 8,
+            "min_child_weight": 2.0,
+            "subsample": 0.8,
+            "colsample_bytree": 0.8,
+        },
+    ]
+
+
+def _xgb_space(n: int, task: Task) -> dict[str, Any]:
+    return {
+        "learning_rate": {"float": [0.01, 0.3], "log": True},
+        "max_depth": {"int": [2, 12]},
+        "min_child_weight": {"float": [0.5, 20.0], "log": True},
+        "subsample": {"float": [0.5, 1.0]},
+        "colsample_bytree": {"float": [0.4, 1.0]},
+    }
+
+
+def _xgb_fit(X, y, Xv, yv, config, task, n_classes, deadline, seed, threads=1):  # type: ignore[no-untyped-def]
+    import xgboost as xgb
+
+    class Deadline(xgb.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            return time.time() > deadline
+
+    params = dict(config)
+    params.update(
+        n_estimators=10_000,
+        early_stopping_rounds=50,
+        tree_method="hist",
+        enable_categorical=True,
+        max_cat_to_onehot=8,
+        random_state=seed,
+        n_jobs=threads,
+        callbacks=[Deadline()],
+    )
+    if task == "regression":
+        model = xgb.XGBRegressor(**params)
+    elif task == "binary":
+        model = xgb.XGBClassifier(objective="binary:logistic", eval_metric="logloss", **params)
+    else:
+        model = xgb.XGBClassifier(objective="multi:softprob", eval_metric="mlogloss", **params)
+    model.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
+    model.set_params(callbacks=None)  # the deadline callback is not needed (nor picklable) later
+    return model
+
+
+def _xgb_predict(model: Any, X: pd.DataFrame, task: Task, n_classes: int) -> np.ndarray:
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=float)
+    raw = np.asarray(model.predict_proba(X), dtype=float)
+    if raw.shape[1] == n_classes:
+        return raw
+    return _proba(model, X, n_classes)
+
+
+# ----------------------------------------------------------------------------- forests
+def _forest_portfolio(n: int, task: Task) -> list[dict[str, Any]]:
+    return [{"max_features": "sqrt" if task != "regression" else 1.0, "min_samples_leaf": 1}]
+
+
+def _forest_space(n: int, task: Task) -> dict[str, Any]:
+    return {
+        "max_features": {"choice": ["sqrt", 0.5, 1.0]},
+        "min_samples_leaf": {"int": [1, 20], "log": True},
+    }
+
+
+def _forest_fit(kind: str) -> Callable[..., Any]:
+    def fit(X, y, Xv, yv, config, task, n_classes, deadline, seed, threads=1):  # type: ignore[no-untyped-def]
+        from sklearn import ensemble
+
+        name = ("ExtraTrees" if kind == "extra_trees" else "RandomForest") + (
+            "Regressor" if task == "regression" else "Classifier"
+        )
+        # Grow the forest in chunks, timing the first small one, and add a chunk only if
+        # it fits before the deadline (a forest fit cannot be interrupted).
+        model = getattr(ensemble, name)(
+            n_estimators=8, warm_start=True, random_state=seed, n_jobs=threads, **config
+        )
+        start = time.time()
+        model.fit(X, y)
+        per_tree = (time.time() - start) / model.n_estimators
+        while model.n_estimators < 300:
+            chunk = min(50, 300 - model.n_estimators)
+            if time.time() + chunk * per_tree > deadline:
+                break
+            tick = time.time()
+            model.n_estimators += chunk
+            model.fit(X, y)
+            per_tree = (time.time() - tick) / chunk
+        return model
+
+    return fit
+
+
+# ----------------------------------------------------------------------------- linear, kNN
+def _linear_portfolio(n: int, task: Task) -> list[dict[str, Any]]:
+    return [{"C": 1.0}] if task != "regression" else [{"alpha": 1.0}]
+
+
+def _linear_space(n: int, task: Task) -> dict[str, Any]:
+    key = "alpha" if task == "regression" else "C"
+    return {key: {"float": [1e-4, 1e3], "log": True}}
+
+
+def _linear_fit(X, y, Xv, yv, config, task, n_classes, deadline, seed, threads=1):  # type: ignore[no-untyped-def]
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if task == "regression":
+        estimator = Ridge(alpha=config["alpha"])
+    else:
+        estimator = LogisticRegression(C=config["C"], max_iter=500)
+    model = make_pipeline(StandardScaler(), estimator)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    return model
+
+
+def _knn_portfolio(n: int, task: Task) -> list[dict[str, Any]]:
+    return [{"n_neighbors": 15, "weights": "distance"}]
+
+
+def _knn_space(n: int, task: Task) -> dict[str, Any]:
+    return {
+        "n_neighbors": {"int": [3, 100], "log": True},
+        "weights": {"choice": ["uniform", "distance"]},
+    }
+
+
+def _knn_fit(X, y, Xv, yv, config, task, n_classes, deadline, seed, threads=1):  # type: ignore[no-untyped-def]
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    cls = KNeighborsRegressor if task == "regression" else KNeighborsClassifier
+    k = min(int(config["n_neighbors"]), max(1, len(X) - 1))
+    return make_pipeline(
+        StandardScaler(), cls(n_neighbors=k, weights=config["weights"], n_jobs=threads)
+    ).fit(X, y)
+
+
+# ----------------------------------------------------------------------------- torch MLP
+def _mlp_portfolio(n: int, task: Task) -> list[dict[str, Any]]:
+    return [{"width": 128, "depth": 2, "dropout": 0.1, "lr": 3e-3, "weight_decay": 1e-5}]
+
+
+def _mlp_space(n: int, task: Task) -> dict[str, Any]:
+    return {
+        "width": {"choice": [32, 64, 128, 256, 512], "ordered": True},
+        "depth": {"int": [1, 4]},
+        "dropout": {"float": [0.0, 0.5]},
+        "lr": {"float": [3e-4, 3e-2], "log": True},
+        "weight_decay": {"float": [1e-7, 1e-2], "log": True},
+    }
+
+
+def _mlp_fit(*args: Any, **kwargs: Any) -> Any:
+    from raysearch.automl._mlp import fit_mlp  # torch is imported only when an MLP is trained
+
+    return fit_mlp(*args, **kwargs)
+
+
+def _mlp_predict(model: Any, X: pd.DataFrame, task: Task, n_classes: int) -> np.ndarray:
+    from raysearch.automl._mlp import predict_mlp
+
+    return predict_mlp(model, X, task, n_classes)
+
+
+LEARNERS: dict[str, Learner] = {
+    "lightgbm": Learner(
+        "lightgbm", "native", 1.0, _lgbm_portfolio, _lgbm_space, _lgbm_fit, _predict
+    ),
+    "xgboost": Learner(
+        "xgboost", "native", 1.5, _xgb_portfolio, _xgb_space, _xgb_fit, _xgb_predict
+    ),
+    "extra_trees": Learner(
+        "extra_trees",
+        "numeric",
+        1.5,
+        _forest_portfolio,
+        _forest_space,
+        _forest_fit("extra_trees"),
+        _predict,
+    ),
+    "random_forest": Learner(
+        "random_forest",
+        "numeric",
+        2.0,
+        _forest_portfolio,
+        _forest_space,
+        _forest_fit("random_forest"),
+        _predict,
+    ),
+    "linear": Learner(
+        "linear", "numeric", 0.3, _linear_portfolio, _linear_space, _linear_fit, _predict
+    ),
+    "knn": Learner(
+        "knn", "numeric", 0.5, _knn_portfolio, _knn_space, _knn_fit, _predict, max_rows=30_000
+    ),
+    "mlp": Learner("mlp", "numeric", 3.0, _mlp_portfolio, _mlp_space, _mlp_fit, _mlp_predict),
+}
+
+
+def learner_names() -> list[str]:
+    return list(LEARNERS)

@@ -1,0 +1,296 @@
+"""``python -m raysearch.bench hpo``: Bayesian-optimisation searchers against their peers.
+
+Regret (best found minus the known optimum, as log10, floored at 1e-8) on synthetic
+functions and HPO-shaped spaces (:mod:`raysearch.bench.functions`), sequential and with
+``--parallel 4`` concurrent pending trials, and the median suggest time (sequential runs). Every method runs
+in-process through an ask/tell loop (no Ray cluster): raysearch searchers through
+:func:`raysearch.core.optimize`; Optuna's samplers through ``study.ask``/``study.tell``;
+HyperOpt through Ray's ``HyperOptSearch`` (``suggest``/``on_trial_complete``). Pending
+trials complete first-in first-out, as in :func:`raysearch.core.optimize`.
+
+``--functions lgbm`` adds a real task: LightGBM, 5-fold CV log loss on a bundled dataset
+(no known optimum: the table shows the mean best loss instead of regret).
+
+Example (small)::
+
+    python -m raysearch.bench hpo --seeds 3 --budget 50 --functions branin hartmann6 \\
+        --methods gp tpe optuna-tpe optuna-gp random
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from multiprocessing import get_context
+from typing import Any
+
+import numpy as np
+
+from raysearch.bench.functions import PROBLEMS, Problem
+from raysearch.bench.report import format_table, write_json
+from raysearch.space import Categorical, Int, Space
+
+__all__ = ["main", "run_one"]
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("gp", "tpe", "random", "optuna-tpe", "optuna-gp", "hyperopt")
+REAL = ("lgbm",)
+
+
+# ----------------------------------------------------------------------------- real task
+def _lgbm_problem() -> Problem:
+    from raysearch.space import Float
+
+    space = Space(
+        {
+            "learning_rate": Float(1e-3, 0.5, log=True),
+            "num_leaves": Int(4, 128, log=True),
+            "min_child_samples": Int(2, 100, log=True),
+            "subsample": Float(0.5, 1.0),
+            "colsample_bytree": Float(0.3, 1.0),
+            "reg_lambda": Float(1e-4, 10.0, log=True),
+            "boosting": Categorical(["gbdt", "goss"]),
+        }
+    )
+    cache: dict[str, Any] = {}
+
+    def loss(config: dict[str, Any]) -> float:
+        import lightgbm as lgb
+        from sklearn.datasets import load_breast_cancer
+        from sklearn.model_selection import cross_val_score
+
+        if "data" not in cache:
+            cache["data"] = load_breast_cancer(return_X_y=True)
+        X, y = cache["data"]
+        params = dict(config)
+        boosting = params.pop("boosting")
+        if boosting == "goss":
+            params.pop("subsample")
+        else:
+            params["subsample_freq"] = 1
+        model = lgb.LGBMClassifier(
+            n_estimators=60, boosting_type=boosting, verbose=-1, n_jobs=1, **params
+        )
+        scores = cross_val_score(model, X, y, cv=5, scoring="neg_log_loss")
+        return float(-scores.mean())
+
+    return space, loss, math.nan
+
+
+def _problem(name: str) -> Problem:
+    if name == "lgbm":
+        return _lgbm_problem()
+    return PROBLEMS[name]
+
+
+# ----------------------------------------------------------------------------- peers
+def _optuna_params(trial: Any, space: Space) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for e in space.entries:
+        if not space.is_active(e, flat):
+            continue
+        p = e.param
+        if isinstance(p, Categorical):
+            choices = list(p.choices)
+            if all(isinstance(c, str | int | float | bool) for c in choices):
+                flat[e.name] = trial.suggest_categorical(e.name, choices)
+            else:
+                flat[e.name] = choices[
+                    trial.suggest_categorical(e.name, list(range(len(choices))))
+                ]
+        elif isinstance(p, Int):
+            flat[e.name] = trial.suggest_int(e.name, p.low, p.high, log=p.log)
+        else:
+            flat[e.name] = trial.suggest_float(e.name, p.low, p.high, log=p.log)  # type: ignore[attr-defined]
+    return flat
+
+
+def _run_optuna(
+    kind: str, problem: Problem, seed: int, n: int, parallel: int
+) -> tuple[list[float], list[float]]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    space, f, _ = problem
+    if kind == "optuna-gp":
+        sampler: Any = optuna.samplers.GPSampler(seed=seed)
+    else:
+        sampler = optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, group=space.is_conditional, constant_liar=parallel > 1
+        )
+    study = optuna.create_study(sampler=sampler)
+    return _fifo(
+        n,
+        parallel,
+        lambda: (lambda t: (t, _optuna_params(t, space)))(study.ask()),
+        lambda handle, v: study.tell(handle, v),
+        lambda flat: f(space.to_config(flat)),
+    )
+
+
+def _run_hyperopt(
+    problem: Problem, seed: int, n: int, parallel: int
+) -> tuple[list[float], list[float]]:
+    from ray.tune.search.hyperopt import HyperOptSearch
+
+    from raysearch.tune.space import to_tune
+
+    space, f, _ = problem
+    searcher = HyperOptSearch(
+        space=to_tune(space), metric="loss", mode="min", random_state_seed=seed
+    )
+    counter = iter(range(10**9))
+
+    def ask() -> tuple[Any, dict[str, Any]]:
+        tid = f"t{next(counter)}"
+        config = searcher.suggest(tid)
+        return tid, space.to_flat(config)
+
+    return _fifo(
+        n,
+        parallel,
+        ask,
+        lambda tid, v: searcher.on_trial_complete(tid, {"loss": v}),
+        lambda flat: f(space.to_config(flat)),
+    )
+
+
+def _fifo(
+    n: int,
+    parallel: int,
+    ask: Callable[[], tuple[Any, dict[str, Any]]],
+    tell: Callable[[Any, float], None],
+    evaluate: Callable[[dict[str, Any]], float],
+) -> tuple[list[float], list[float]]:
+    pending: deque[tuple[Any, dict[str, Any]]] = deque()
+    values: list[float] = []
+    times: list[float] = []
+    asked = 0
+    while asked < n or pending:
+        while asked < n and len(pending) < parallel:
+            t0 = time.perf_counter()
+            pending.append(ask())
+            times.append(time.perf_counter() - t0)
+            asked += 1
+        handle, flat = pending.popleft()
+        v = evaluate(flat)
+        tell(handle, v)
+        values.append(v)
+    return values, times
+
+
+def run_one(
+    method: str, function: str, seed: int, n: int, parallel: int
+) -> tuple[list[float], list[float]]:
+    """Values in completion order and suggest times (seconds) of one run."""
+    problem = _problem(function)
+    if method.startswith("optuna"):
+        return _run_optuna(method, problem, seed, n, parallel)
+    if method == "hyperopt":
+        return _run_hyperopt(problem, seed, n, parallel)
+    from raysearch.core import optimize
+    from raysearch.registry import SEARCHERS
+
+    space, f, _ = problem
+    searcher = SEARCHERS.create(method, seed=seed)
+    searcher.setup(space)
+    r = optimize(searcher, f, n, n_parallel=parallel)
+    return [float(v) for v in r.values], [float(t) for t in r.suggest_times]
+
+
+def _job(args: tuple[str, str, int, int, int]) -> tuple[tuple[str, str, int, int, int], Any]:
+    logging.getLogger("ray.tune.search.hyperopt").setLevel(logging.ERROR)
+    try:
+        return args, run_one(*args)
+    except Exception as err:
+        return args, f"{type(err).__name__}: {err}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m raysearch.bench hpo", description=__doc__)
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    ap.add_argument("--functions", nargs="+", default=list(PROBLEMS), choices=[*PROBLEMS, *REAL])
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--budget", type=int, nargs="+", default=[50, 100])
+    ap.add_argument("--parallel", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--procs", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--json", help="also write the numbers here")
+    ap.add_argument("--progress", action="store_true", help="log each finished run")
+    a = ap.parse_args(argv)
+    if a.progress:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")  # small matrices: threads only contend
+    n_max = max(a.budget)
+    jobs = [
+        (m, fn, s, n_max, p)
+        for fn in a.functions
+        for m in a.methods
+        for p in a.parallel
+        for s in range(a.seeds)
+    ]
+    t0 = time.time()
+    out = []
+    if a.procs > 1:
+        with get_context("spawn").Pool(a.procs) as pool:
+            for k, res in enumerate(pool.imap_unordered(_job, jobs, chunksize=1)):
+                out.append(res)
+                logger.info("%d/%d done: %s", k + 1, len(jobs), res[0])
+    else:
+        for k, job in enumerate(jobs):
+            out.append(_job(job))
+            logger.info("%d/%d done: %s", k + 1, len(jobs), job)
+    results: dict[tuple[str, str, int], list[Any]] = {}
+    errors: list[str] = []
+    for (m, fn, _s, _n, p), res in out:
+        if isinstance(res, str):
+            errors.append(f"{m} on {fn} (p={p}): {res}")
+            continue
+        results.setdefault((m, fn, p), []).append(res)
+    rows = []
+    for fn in a.functions:
+        opt = _problem(fn)[2] if fn not in REAL else math.nan
+        for m in a.methods:
+            row: dict[str, Any] = {"function": fn, "method": m}
+            ms = []
+            for p in a.parallel:
+                runs = results.get((m, fn, p), [])
+                for n in a.budget:
+                    cells = []
+                    for values, times in runs:
+                        best = float(np.nanmin(np.asarray(values[:n], dtype=float)))
+                        cells.append(
+                            best if math.isnan(opt) else math.log10(max(best - opt, 1e-8))
+                        )
+                        if p == 1:
+                            ms.extend(times[:n])
+                    row[f"n{n}/p{p}"] = float(np.mean(cells)) if cells else math.nan
+            row["ms/suggest"] = 1000 * float(np.median(ms)) if ms else math.nan
+            rows.append(row)
+    kind = "mean log10 regret (mean best loss for real tasks)"
+    print(f"hpo: {kind}, {a.seeds} seeds; columns n<trials>/p<pending workers>")
+    print(format_table(rows, digits=3))
+    # averages over functions with a known optimum
+    known = [fn for fn in a.functions if fn not in REAL]
+    if known:
+        avg = []
+        for m in a.methods:
+            r2: dict[str, Any] = {"method": m}
+            for key in [k for k in rows[0] if k.startswith("n")]:
+                vals = [r[key] for r in rows if r["method"] == m and r["function"] in known]
+                r2[key] = float(np.mean(vals)) if vals else math.nan
+            avg.append(r2)
+        print("\naverage over synthetic functions")
+        print(format_table(avg, digits=3))
+    for e in errors[:10]:
+        print("error:", e)
+    print(f"# {time.time() - t0:.0f}s, {a.procs} processes (timings shared the machine)")
+    if a.json:
+        write_json(a.json, {"args": vars(a), "rows": rows, "errors": errors})
+    return 0

@@ -1,0 +1,124 @@
+"""Per-trial overhead: trials per second for a trivial trainable.
+
+Side by side in one process and one Ray instance:
+    * Ray Tune's defaults (``tune.Tuner`` with only metric/mode/num_samples set);
+    * Ray Tune with ``reuse_actors=True`` (the first thing a Tune user tunes by hand);
+    * ``raysearch.run`` with its defaults (random search, JSON logger, progress line);
+    * ``raysearch.run(loggers="none")``.
+
+Run: ``python -m raysearch.bench overhead [--trials 400] [--tune-trials 40] [--cpus N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import tempfile
+import time
+from typing import Any
+
+from raysearch.bench.report import format_table, machine, write_json
+
+__all__ = ["main", "trivial"]
+
+
+def trivial(config: dict[str, Any]) -> dict[str, float]:
+    """The cheapest possible trainable."""
+    return {"score": (config["x"] - 0.3) ** 2}
+
+
+def _tune_run(n: int, storage: str, reuse: bool) -> float:
+    from ray import tune
+
+    tuner = tune.Tuner(
+        trivial,
+        param_space={"x": tune.uniform(-1.0, 1.0)},
+        tune_config=tune.TuneConfig(num_samples=n, metric="score", mode="min", reuse_actors=reuse),
+        run_config=tune.RunConfig(storage_path=storage, verbose=0),
+    )
+    start = time.perf_counter()
+    grid = tuner.fit()
+    elapsed = time.perf_counter() - start
+    assert len(grid) == n and not grid.errors, "Tune trials failed"
+    return elapsed
+
+
+def _raysearch_run(n: int, storage: str, loggers: str) -> float:
+    from ray import tune
+
+    import raysearch
+
+    start = time.perf_counter()
+    result = raysearch.run(
+        trivial,
+        {"x": tune.uniform(-1.0, 1.0)},
+        metric="score",
+        mode="min",
+        num_samples=n,
+        seed=0,
+        storage_path=storage,
+        loggers=loggers,
+        verbose=0,
+    )
+    elapsed = time.perf_counter() - start
+    assert result.num_trials == n and result.num_errors == 0, "raysearch trials failed"
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m raysearch.bench overhead",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--trials", type=int, default=400, help="trials for the fast configurations"
+    )
+    parser.add_argument(
+        "--tune-trials", type=int, default=40, help="trials for Tune's defaults (~1/s)"
+    )
+    parser.add_argument("--cpus", type=int, default=None, help="CPUs for local Ray (default: all)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+
+    import ray
+
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    rows = []
+    with tempfile.TemporaryDirectory() as storage:
+        os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+        configs = [
+            ("Tune defaults", args.tune_trials, lambda n: _tune_run(n, storage, reuse=False)),
+            ("Tune reuse_actors=True", args.trials, lambda n: _tune_run(n, storage, reuse=True)),
+            ("raysearch.run defaults", args.trials, lambda n: _raysearch_run(n, storage, "json")),
+            (
+                'raysearch.run loggers="none"',
+                args.trials,
+                lambda n: _raysearch_run(n, storage, "none"),
+            ),
+        ]
+        for label, n, fn in configs:
+            elapsed = fn(n)
+            rows.append(
+                {
+                    "configuration": label,
+                    "trials": n,
+                    "wall_s": elapsed,
+                    "trials_per_s": n / elapsed,
+                    "overhead_ms_per_trial": 1000.0 * elapsed * cpus / n,
+                }
+            )
+            print(f"  {label}: {n} trials in {elapsed:.1f} s", flush=True)
+    ray.shutdown()
+    print(f"\nTrivial trainable, {cpus} CPUs ({machine()['platform']}):\n")
+    print(format_table(rows))
+    base = rows[0]["trials_per_s"]
+    print(
+        f"\nraysearch.run defaults: {rows[2]['trials_per_s'] / base:.0f}x Tune's default trial rate"
+    )
+    if args.json:
+        write_json(args.json, {"benchmark": "overhead", "cpus": cpus, "rows": rows})
+    return 0

@@ -1,0 +1,9 @@
+"""Search strategies (ask/tell, Ray-free). Ray Tune plugins live in :mod:`raysearch.tune`."""
+
+from __future__ import annotations
+
+from raysearch.searchers.grid import GridSearch
+from raysearch.searchers.random import RandomSearch
+from raysearch.searchers.tpe import TPESearch
+
+__all__ = ["GridSearch", "RandomSearch", "TPESearch"]

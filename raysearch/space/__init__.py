@@ -1,0 +1,41 @@
+"""Search spaces: parameter types, conditional/nested structure, encodings, specs.
+
+Pure Python/numpy; no Ray. See :class:`Space` for the model and
+:mod:`raysearch.space.spec` for the YAML/JSON form.
+"""
+
+from __future__ import annotations
+
+from raysearch.space.conditions import Condition
+from raysearch.space.encoding import Column, Encoding
+from raysearch.space.params import (
+    Categorical,
+    Constant,
+    Float,
+    Int,
+    Normal,
+    Param,
+    SpaceError,
+)
+from raysearch.space.space import Entry, Flat, Space, repeat, when
+from raysearch.space.spec import param_from_spec, space_from_dict
+
+__all__ = [
+    "Categorical",
+    "Column",
+    "Condition",
+    "Constant",
+    "Encoding",
+    "Entry",
+    "Flat",
+    "Float",
+    "Int",
+    "Normal",
+    "Param",
+    "Space",
+    "SpaceError",
+    "param_from_spec",
+    "repeat",
+    "space_from_dict",
+    "when",
+]

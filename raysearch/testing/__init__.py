@@ -1,0 +1,1 @@
+"""Test helpers shipped with raysearch: conformance suites and a simulated-clock driver."""

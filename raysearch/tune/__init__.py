@@ -1,0 +1,34 @@
+"""Ray Tune plugins. The only package of raysearch that imports ``ray.tune``.
+
+``from raysearch.tune import RandomSearch, GridSearch, FIFOScheduler, PBTScheduler,
+PB2Scheduler`` and drop them into ``tune.TuneConfig(search_alg=..., scheduler=...)``.
+"""
+
+from __future__ import annotations
+
+from raysearch.tune.asha import ASHAScheduler, HyperbandScheduler
+from raysearch.tune.gp import GPSearch
+from raysearch.tune.pbt import PB2Scheduler, PBTScheduler
+from raysearch.tune.plugins import FIFOScheduler, GridSearch, RandomSearch, as_space
+from raysearch.tune.scheduler import SchedulerStateCallback, TuneScheduler
+from raysearch.tune.searcher import TuneSearcher
+from raysearch.tune.space import from_tune, to_tune
+from raysearch.tune.tpe import TPESearch
+
+__all__ = [
+    "ASHAScheduler",
+    "FIFOScheduler",
+    "GPSearch",
+    "GridSearch",
+    "HyperbandScheduler",
+    "PB2Scheduler",
+    "PBTScheduler",
+    "RandomSearch",
+    "SchedulerStateCallback",
+    "TPESearch",
+    "TuneScheduler",
+    "TuneSearcher",
+    "as_space",
+    "from_tune",
+    "to_tune",
+]

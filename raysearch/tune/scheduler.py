@@ -1,0 +1,229 @@
+"""The one ``ray.tune.schedulers.TrialScheduler`` every raysearch scheduler plugs into,
+and the callback that makes scheduler state survive ``Tuner.restore``.
+
+Tune never saves a scheduler (ray-project/ray#30838: ASHA rungs and PBT populations are
+lost on restore). Tune does save the state of callbacks, in the same experiment snapshot
+as the trials, and restores callbacks *before* it re-adds the trials. So
+:class:`SchedulerStateCallback` returns the scheduler's JSON state from ``get_state`` and
+loads it in ``set_state``: the restored scheduler sees the restored trials. The callback
+holds a reference to the scheduler; Tune pickles the whole Tuner (config and callbacks) in
+one ``tuner.pkl``, so after ``Tuner.restore`` it still points at the restored scheduler.
+``raysearch.run`` adds the callback by itself; with a plain ``tune.Tuner`` add
+``callbacks=[scheduler.state_callback()]`` to the ``RunConfig``. An adapter with state of its
+own (the PBT adapter's pending checkpoint hand-overs) saves it with the core's through
+:meth:`TuneScheduler.adapter_state`.
+
+``TuneScheduler(core)`` for a core that exploits (PBT, PB2) builds the adapter that carries
+out :class:`~raysearch.types.Exploit` decisions (:mod:`raysearch.tune.pbt`), so every place
+that wraps a core scheduler (``raysearch.run``, experiment files) gets it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+from ray.tune.result import DEFAULT_METRIC
+from ray.tune.schedulers import TrialScheduler
+
+from raysearch.core.scheduler import Scheduler as CoreScheduler
+from raysearch.tune.searcher import TuneSearcher, sign_for_mode
+from raysearch.types import Decision, Exploit
+from raysearch.utils import finite_float
+
+__all__ = ["TuneScheduler", "SchedulerStateCallback"]
+
+logger = logging.getLogger(__name__)
+
+_DECISIONS = {
+    Decision.CONTINUE: TrialScheduler.CONTINUE,
+    Decision.PAUSE: TrialScheduler.PAUSE,
+    Decision.STOP: TrialScheduler.STOP,
+}
+
+
+def _find_tune_searcher(tune_controller: Any) -> TuneSearcher | None:
+    """The raysearch searcher behind Tune's search algorithm, if there is one."""
+    try:
+        node = tune_controller.search_alg
+    except Exception:  # not every controller wrapper exposes it
+        return None
+    for _ in range(8):  # SearchGenerator -> ConcurrencyLimiter/Repeater -> TuneSearcher
+        if node is None or isinstance(node, TuneSearcher):
+            return node
+        node = getattr(node, "searcher", None)
+    return None
+
+
+class TuneScheduler(TrialScheduler):
+    """Adapts a raysearch core scheduler to Ray Tune.
+
+    Args:
+        scheduler: the core scheduler.
+        metric, mode: as in Tune; may come from ``TuneConfig``.
+        time_attr: the monotone resource results are measured in (a result key):
+            ``training_iteration``, epochs, boosting rounds, samples, seconds...
+    """
+
+    def __new__(cls, scheduler: Any = None, *args: Any, **kwargs: Any) -> TuneScheduler:
+        if cls is TuneScheduler and getattr(scheduler, "exploits", False):
+            from raysearch.tune.pbt import ExploitingTuneScheduler
+
+            return super().__new__(ExploitingTuneScheduler)
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        scheduler: CoreScheduler,
+        metric: str | None = None,
+        mode: str | None = None,
+        *,
+        time_attr: str = "training_iteration",
+    ) -> None:
+        if not isinstance(scheduler, CoreScheduler):
+            raise TypeError(
+                f"scheduler must be a raysearch core Scheduler, got {type(scheduler).__name__}"
+            )
+        if mode is not None:
+            sign_for_mode(mode)
+        super().__init__()
+        self.core = scheduler
+        self._metric = metric
+        self._mode = mode
+        self.time_attr = time_attr
+        self._persisted = False
+        self._warned_persist = False
+        self._supports_buffered_results = not scheduler.pauses
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        if self._metric and metric and metric != self._metric:
+            return False
+        if self._mode and mode and mode != self._mode:
+            return False
+        if mode is not None:
+            sign_for_mode(mode)
+        self._metric = metric or self._metric or DEFAULT_METRIC
+        self._mode = mode or self._mode
+        return True
+
+    def state_callback(self) -> SchedulerStateCallback:
+        """The callback that persists this scheduler across ``Tuner.restore``."""
+        return SchedulerStateCallback(self)
+
+    def adapter_state(self) -> dict[str, Any] | None:
+        """State of this adapter itself, saved next to the core's (None: nothing to save)."""
+        return None
+
+    def load_adapter_state(self, state: dict[str, Any] | None) -> None:
+        """Called after the core's state was restored, with what :meth:`adapter_state`
+        saved (None if nothing)."""
+
+    # ------------------------------------------------------------------ Tune hooks
+    def _loss(self, result: Mapping[str, Any]) -> float | None:
+        if self._mode is None:
+            raise ValueError(f"{type(self.core).__name__} needs mode='min' or 'max'")
+        value = finite_float(result.get(self._metric or DEFAULT_METRIC))
+        return None if value is None else sign_for_mode(self._mode) * value
+
+    def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
+        if not self._persisted and not self._warned_persist and self.core.stateful:
+            self._warned_persist = True
+            logger.warning(
+                "%s state will not survive Tuner.restore: add callbacks=[scheduler.state_callback()] "
+                "to the RunConfig, or use raysearch.run",
+                type(self.core).__name__,
+            )
+        self.core.on_add(trial.trial_id, dict(trial.config))
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
+        step = result.get(self.time_attr)
+        if step is None:
+            raise ValueError(
+                f"{type(self.core).__name__} measures progress in {self.time_attr!r}, but trial "
+                f"{trial.trial_id} reported no such key; set time_attr to one it reports"
+            )
+        decision = self.core.on_result(trial.trial_id, float(step), self._loss(result))
+        if isinstance(decision, Exploit):
+            return self._exploit(tune_controller, trial, decision)
+        if decision is Decision.STOP:
+            searcher = _find_tune_searcher(tune_controller)
+            if searcher is not None:
+                searcher.mark_pruned(trial.trial_id)
+        self._stop_dropped(tune_controller)
+        return _DECISIONS[decision]
+
+    def _stop_dropped(self, tune_controller: Any) -> None:
+        """Stops the paused trials a pausing core dropped (its ``take_stops()``, e.g. the
+        losers of a Hyperband rung): Tune never ends while a trial stays paused."""
+        take = getattr(self.core, "take_stops", None)
+        if take is None:
+            return
+        dropped = take()
+        if not dropped:
+            return
+        searcher = _find_tune_searcher(tune_controller)
+        by_id = {t.trial_id: t for t in tune_controller.get_trials()}
+        for trial_id in dropped:
+            trial = by_id.get(trial_id)
+            if trial is None or trial.status not in (Trial.PAUSED, Trial.PENDING):
+                continue
+            if searcher is not None:
+                searcher.mark_pruned(trial_id)
+            tune_controller.stop_trial(trial)
+
+    def _exploit(self, tune_controller: Any, trial: Trial, decision: Exploit) -> str:
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot carry out an exploit decision; PBT uses its own adapter"
+        )
+
+    def on_trial_complete(
+        self, tune_controller: Any, trial: Trial, result: dict[str, Any]
+    ) -> None:
+        self.core.on_complete(trial.trial_id, self._loss(result) if result else None)
+
+    def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
+        self.core.on_error(trial.trial_id)
+
+    def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
+        self.core.on_remove(trial.trial_id)
+
+    def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
+        trials = tune_controller.get_trials()
+        pending = [t for t in trials if t.status == Trial.PENDING]
+        paused = [t for t in trials if t.status == Trial.PAUSED]
+        if not pending and not paused:
+            return None
+        by_id = {t.trial_id: t for t in pending + paused}
+        chosen = self.core.choose([t.trial_id for t in pending], [t.trial_id for t in paused])
+        self._stop_dropped(tune_controller)
+        return by_id.get(chosen) if chosen is not None else None
+
+    def debug_string(self) -> str:
+        return f"Using raysearch {self.core!r}."
+
+
+class SchedulerStateCallback(Callback):
+    """Saves and restores a raysearch scheduler with Tune's experiment snapshots."""
+
+    def __init__(self, scheduler: TuneScheduler) -> None:
+        if not isinstance(scheduler, TuneScheduler):
+            raise TypeError(f"expected a raysearch TuneScheduler, got {type(scheduler).__name__}")
+        self.scheduler = scheduler
+        scheduler._persisted = True
+
+    def get_state(self) -> dict[str, Any] | None:
+        state = {"raysearch_scheduler": self.scheduler.core.get_state()}
+        extra = self.scheduler.adapter_state()
+        if extra is not None:
+            state["raysearch_adapter"] = extra
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        saved = state.get("raysearch_scheduler")
+        if saved is not None:
+            self.scheduler.core.set_state(saved)
+            logger.info("restored %s state", type(self.scheduler.core).__name__)
+            self.scheduler.load_adapter_state(state.get("raysearch_adapter"))

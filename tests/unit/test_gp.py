@@ -1,0 +1,237 @@
+"""GP: the surrogate's numbers, LogEI, the searcher's steps, conformance, the Tune plugin."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import approx_fprime
+from scipy.stats import norm
+
+from raysearch.core import optimize
+from raysearch.registry import SEARCHERS
+from raysearch.searchers import RandomSearch
+from raysearch.searchers.gp import GPSearch, select_training
+from raysearch.space import Categorical, Float, Int, Space, when
+from raysearch.surrogates.gp import (
+    GaussianProcess,
+    default_theta,
+    fit_theta,
+    log_ei,
+    log_h,
+    neg_log_posterior,
+)
+from raysearch.testing.conformance import SearcherConformance
+
+
+class TestGPSearch(SearcherConformance):
+    searcher = "raysearch.searchers.gp:GPSearch"
+    # Model-based from the 5th trial on; few candidates keep the suite fast.
+    kwargs = {"n_init": 4, "n_candidates": 64, "n_restarts": 2}
+
+
+class TestGPSearchNoTrustRegion(SearcherConformance):
+    searcher = "raysearch.searchers.gp:GPSearch"
+    kwargs = {"n_init": 4, "n_candidates": 32, "n_restarts": 2, "tr_dims": None}
+    spaces = ("mixed", "conditional")
+
+
+# ----------------------------------------------------------------------------- surrogate
+def _data(n: int = 15, d: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, d))
+    y = np.sin(5 * X[:, 0]) + X[:, 1] ** 2
+    return X, (y - y.mean()) / y.std()
+
+
+def test_marginal_likelihood_gradient_matches_finite_differences():
+    X, y = _data()
+    theta = default_theta(3) + np.random.default_rng(1).normal(0, 0.3, 5)
+    num = approx_fprime(theta, lambda t: neg_log_posterior(t, X, y)[0], 1e-6)
+    np.testing.assert_allclose(neg_log_posterior(theta, X, y)[1], num, rtol=1e-3, atol=1e-3)
+
+
+def test_posterior_interpolates_and_reverts_to_the_prior():
+    X, y = _data()
+    theta = fit_theta(X, y)
+    gp = GaussianProcess(X, y, theta)
+    post = gp.predict(X)
+    np.testing.assert_allclose(post.mean, y, atol=0.2)
+    far = gp.predict(np.full((1, 3), 50.0))
+    assert abs(far.mean[0]) < 1e-6 and far.var[0] == pytest.approx(math.exp(theta[3]))
+
+
+def test_log_ei_gradient_matches_finite_differences():
+    X, y = _data()
+    gp = GaussianProcess(X, y, fit_theta(X, y))
+    for z in np.random.default_rng(2).random((3, 3)):
+        p = gp.predict(z[None], grad=True)
+        _, g = log_ei(p.mean, p.var, -1.0, p.dmean, p.dvar)
+        assert g is not None
+
+        def f(x: np.ndarray) -> float:
+            q = gp.predict(x[None])
+            return float(log_ei(q.mean, q.var, -1.0)[0][0])
+
+        np.testing.assert_allclose(g[0], approx_fprime(z, f, 1e-7), rtol=1e-3, atol=1e-4)
+
+
+def test_log_h_is_accurate_and_finite_far_in_the_tail():
+    z = np.array([-5.0, -1.5, -1.0, -0.5, 0.0, 2.0])
+    ref = np.log(norm.pdf(z) + z * norm.cdf(z))
+    np.testing.assert_allclose(log_h(z), ref, rtol=1e-9)
+    tail = log_h(np.array([-40.0, -1e3, -1e9]))
+    assert np.all(np.isfinite(tail)) and np.all(np.diff(tail) < 0)  # naive log(h) is -inf
+
+
+def test_kriging_believer_collapses_variance_at_pending_points():
+    X, y = _data()
+    gp = GaussianProcess(X, y, fit_theta(X, y))
+    Z = np.array([[0.9, 0.9, 0.1]])
+    before = gp.predict(Z)
+    after = gp.condition(Z, before.mean).predict(Z)
+    assert after.var[0] < 0.1 * before.var[0]
+    assert after.mean[0] == pytest.approx(before.mean[0], abs=1e-2)
+
+
+def test_training_selection_keeps_the_best_and_the_recent():
+    values = np.arange(400, dtype=float)[::-1]  # the newest are the best
+    keep = select_training(values, 100)
+    assert len(keep) == 100 and keep[-1] == 399
+    values = np.arange(400, dtype=float)  # the oldest are the best
+    keep = select_training(values, 100)
+    assert set(range(30)) <= set(keep.tolist()) and 399 in keep and len(keep) == 100
+    assert np.array_equal(select_training(values[:50], 100), np.arange(50))
+
+
+# ----------------------------------------------------------------------------- the searcher
+def _branin(c: dict) -> float:
+    x1, x2 = c["x1"], c["x2"]
+    return (
+        (x2 - 5.1 / (4 * math.pi**2) * x1**2 + 5 / math.pi * x1 - 6) ** 2
+        + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1)
+        + 10
+    )
+
+
+BRANIN = Space({"x1": Float(-5.0, 10.0), "x2": Float(0.0, 15.0)})
+XY = Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
+
+
+def _quadratic(c: dict) -> float:
+    return (c["x"] - 0.2) ** 2 + (c["y"] - 0.7) ** 2
+
+
+def test_beats_random_search_on_branin():
+    regret = []
+    for cls in (GPSearch, RandomSearch):
+        r = optimize(cls(BRANIN, seed=0), _branin, 40)
+        regret.append(float(np.nanmin(r.values)) - 0.397887357729739)
+    assert regret[0] < 1e-3 and regret[1] > 0.1  # random search's 40 trials stay above 0.1
+
+
+def test_initial_design_grows_with_dimension():
+    small = GPSearch(XY, seed=0)
+    big = GPSearch(Space({f"x{i}": Float(0, 1) for i in range(12)}), seed=0)
+    assert small.n_init == 10 and big.n_init == 16
+
+
+def test_pending_points_spread_out():
+    """4 suggestions with nothing told back land apart (kriging believer)."""
+    for seed in range(3):
+        searcher = GPSearch(BRANIN, seed=seed)
+        optimize(searcher, _branin, 12)
+        pts = [searcher.ask(f"p{i}") for i in range(4)]
+        unit = np.array([[(p["x1"] + 5) / 15, p["x2"] / 15] for p in pts])
+        dists = np.linalg.norm(unit[:, None] - unit[None], axis=-1)[np.triu_indices(4, 1)]
+        assert dists.min() > 0.02, (seed, pts)
+        assert len(searcher.pending) == 4
+
+
+def test_save_restore_mid_run_continues_identically():
+    a = GPSearch(BRANIN, seed=5)
+    optimize(a, _branin, 15)
+    state = json.loads(json.dumps(a.get_state()))
+    assert state["data"]["extra"]["theta"] is not None  # warm-start hyperparameters saved
+    b = GPSearch(BRANIN, seed=123)
+    b.set_state(state)
+    for i in range(5):
+        pa, pb = a.ask(f"n{i}"), b.ask(f"n{i}")
+        assert pa == pb
+        a.tell(f"n{i}", _branin(pa))
+        b.tell(f"n{i}", _branin(pb))
+
+
+def test_conditional_space_finds_the_conditional_optimum():
+    space = Space(
+        {
+            "opt": Categorical(["sgd", "adam"]),
+            "lr": Float(1e-4, 1e-1, log=True),
+            "momentum": when({"opt": "sgd"}, Float(0.0, 1.0)),
+            "layers": Int(1, 6),
+        }
+    )
+
+    def loss(c: dict) -> float:
+        base = abs(math.log10(c["lr"]) + 2) + 0.1 * abs(c["layers"] - 3)
+        return base + (abs(c["momentum"] - 0.9) if c["opt"] == "sgd" else 0.5)
+
+    searcher = GPSearch(space, seed=0)
+    result = optimize(searcher, loss, 40)
+    best = result.best
+    assert best is not None and best.config["opt"] == "sgd"
+    assert best.config["momentum"] == pytest.approx(0.9, abs=0.15)
+    assert best.value < 0.3
+    # inactive momentum is imputed, and one indicator column marks the sgd sub-space
+    assert searcher._d_model == searcher.encoding.dim + 1
+
+
+def test_training_set_is_capped_at_hundreds_of_observations():
+    searcher = GPSearch(XY, seed=0, max_train=60, n_candidates=32, n_restarts=1)
+    rng = np.random.default_rng(0)
+    for _i in range(300):
+        params = {"x": float(rng.random()), "y": float(rng.random())}
+        searcher.add_observation(params, _quadratic(params), flat=True)
+    assert isinstance(searcher.ask("next"), dict)
+    assert searcher.last_train_size == 60
+
+
+def test_trust_region_above_twenty_dimensions():
+    space = Space({f"x{i}": Float(0.0, 1.0) for i in range(24)})
+    searcher = GPSearch(space, seed=0, n_candidates=64, n_restarts=2)
+    assert searcher.uses_trust_region
+    result = optimize(searcher, lambda c: sum((v - 0.3) ** 2 for v in c.values()), 40)
+    rnd = optimize(
+        RandomSearch(space, seed=0), lambda c: sum((v - 0.3) ** 2 for v in c.values()), 40
+    )
+    assert np.nanmin(result.values) < np.nanmin(rnd.values)
+    assert 0 < searcher._tr_length <= 1.6
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n_init": -1},
+        {"n_candidates": 0},
+        {"n_restarts": -1},
+        {"max_train": 5},
+        {"refit_every": 0},
+        {"tr_dims": 0},
+    ],
+)
+def test_bad_arguments_name_themselves(kwargs):
+    name = next(iter(kwargs))
+    with pytest.raises(ValueError, match=name):
+        GPSearch(XY, **kwargs)
+
+
+def test_registry_and_tune_plugin():
+    searcher = SEARCHERS.create("gp", seed=0, n_init=3)
+    assert isinstance(searcher, GPSearch) and searcher.n_init_arg == 3
+    pytest.importorskip("ray.tune")
+    from raysearch.tune import GPSearch as TuneGP
+
+    plugin = TuneGP({"x": Float(0, 1)}, metric="loss", mode="min", seed=0, n_init=5)
+    assert isinstance(plugin.core, GPSearch) and plugin.core.n_init == 5

@@ -101,7 +101,7 @@ def test_lightgbm_trial_paused_resumes_from_its_booster(ray_local, gems, tmp_pat
 )
 def test_each_family_runs_under_a_searcher_and_asha(ray_local, cancer, family, tmp_path):
     import raysearch
-    from raysearch.registry import SCHEDULERS, SEARCHERS
+    from raysearch.registry import SCHEDULERS
     from raysearch.trainables import tabular_trainable
 
     frame, label = cancer
@@ -115,23 +115,15 @@ def test_each_family_runs_under_a_searcher_and_asha(ray_local, cancer, family, t
         max_units=small.get(family, 60),
     )
     # raysearch's GP searcher and ASHA (the fidelity is the family's: rounds, trees, epochs)
-    searcher = "gp" if "gp" in SEARCHERS else "tpe"
-    scheduler: object = None  # one-shot families (max_t=1) have no fidelity to schedule on
-    if trainable.max_t == 1:
-        pass
-    elif "asha" in SCHEDULERS:
-        from raysearch.tune.scheduler import TuneScheduler
+    from raysearch.tune.scheduler import TuneScheduler
 
+    scheduler: object = None  # one-shot families (max_t=1) have no fidelity to schedule on
+    if trainable.max_t > 1:
         core = SCHEDULERS.create(
             "asha", max_t=trainable.max_t, grace_period=1, reduction_factor=3, seed=0
         )
         scheduler = TuneScheduler(core, time_attr=trainable.time_attr)
-    else:
-        from ray.tune.schedulers import ASHAScheduler
-
-        scheduler = ASHAScheduler(
-            time_attr=trainable.time_attr, max_t=trainable.max_t, grace_period=1
-        )
+    searcher = "gp"  # seeded by run(seed=0)
     result = raysearch.run(
         trainable,
         trainable.param_space,

@@ -79,11 +79,15 @@ class _Member:
     name: str
     family: str
     config: dict[str, Any]
-    models: list[Any]
+    models: list[Any] | bytes  # bytes: pickled, loaded on first use
     score: float
     fit_time: float
     predict_time: float
     oof: np.ndarray | None = field(default=None, repr=False)
+
+
+#: the most of the search time one trial may take (see _fit_trial)
+_TRIAL_SHARE = 0.3
 
 
 def _fit_trial(config: dict[str, Any], data: dict[str, Any]) -> None:
@@ -98,12 +102,20 @@ def _fit_trial(config: dict[str, Any], data: dict[str, Any]) -> None:
     metric: Metric = data["metric"]
     oof = np.full((len(y), k) if task != "regression" else len(y), np.nan)
     models, fit_time, predict_time, scores = [], 0.0, 0.0, []
+    # A trial's own deadline: at most a share of the whole search, so that one slow
+    # configuration (low learning rate, big trees, 10 classes) cannot hold a worker for the
+    # rest of the budget and then be cut off with no usable model.
+    trial_deadline = min(data["deadline"], time.time() + data["trial_cap_s"])
     for i, (train, valid) in enumerate(folds):
         start = time.time()
-        # a fold that cannot finish before the deadline is not started (its trial would be
-        # incomplete and unusable anyway)
-        if start > data["deadline"] or (i and start + fit_time / i > data["deadline"]):
+        # a fold with hardly any time left is not started (its trial would be incomplete and
+        # unusable anyway)
+        if start > trial_deadline or (i and start + 0.25 * fit_time / i > trial_deadline):
             break
+        # what is left is shared among the folds still to fit (less a margin for predicting):
+        # boosting and forests stop early at their fold's deadline, so a slow configuration
+        # still completes every fold (with fewer rounds or trees) and becomes a candidate
+        fold_deadline = start + 0.85 * (trial_deadline - start) / (len(folds) - i)
         model = learner.fit(
             view.iloc[train],
             y[train],
@@ -112,7 +124,7 @@ def _fit_trial(config: dict[str, Any], data: dict[str, Any]) -> None:
             spec,
             task,
             k,
-            data["deadline"],
+            fold_deadline,
             data["seed"] + i,
             threads=data["threads"],
         )
@@ -133,7 +145,9 @@ def _fit_trial(config: dict[str, Any], data: dict[str, Any]) -> None:
                 {
                     "family": family,
                     "config": spec,
-                    "models": models,
+                    # pickled here, once: the store and the driver pass bytes around and only
+                    # the members that are used are unpickled (big boosters are slow to load)
+                    "models": pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL),
                     "oof": oof,
                     "score": result["score"],
                     "fit_time": fit_time,
@@ -423,6 +437,7 @@ class AutoML:
             "n_classes": k,
             "metric": metric,
             "deadline": search_deadline,
+            "trial_cap_s": max(1.0, _TRIAL_SHARE * (search_deadline - time.time())),
             "seed": self.seed,
             "store": store,
             "threads": threads,
@@ -508,8 +523,11 @@ class AutoML:
                 if stack.loss < metric.loss(y[rows], best.oof[rows]):  # type: ignore[index]
                     self.stack_ = stack
                     self.ensemble_score_ = sign * stack.loss
+        used = set(self.stack_.members) if self.stack_ is not None else set(self.weights_)
         for m in members:
             m.oof = None  # not needed for prediction; keeps saved models small
+            if m.name in used and isinstance(m.models, bytes):
+                m.models = pickle.loads(m.models)  # the others stay pickled until used
         self.best_config_ = {"family": best.family, **best.config}
         self.classes_ = None if task == "regression" else list(prep.classes_)
         self.fit_time_s_ = time.time() - start
@@ -648,6 +666,9 @@ class AutoML:
     def _member_pred(self, member: _Member, views: dict[str, pd.DataFrame]) -> np.ndarray:
         learner = LEARNERS[member.family]
         view = views[learner.view]
+        if isinstance(member.models, bytes):
+            member.models = pickle.loads(member.models)
+        assert isinstance(member.models, list)
         preds = [
             learner.predict(model, view, self.task_, self.n_classes_) for model in member.models
         ]

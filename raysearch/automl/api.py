@@ -79,11 +79,12 @@ class _Member:
     name: str
     family: str
     config: dict[str, Any]
-    models: list[Any] | bytes  # bytes: pickled, loaded on first use
+    models: list[Any] | None  # None: not an ensemble member, its models were not kept
     score: float
     fit_time: float
     predict_time: float
     oof: np.ndarray | None = field(default=None, repr=False)
+    trial_id: str = ""
 
 
 #: the most of the search time one trial may take (see _fit_trial)
@@ -208,8 +209,16 @@ def _artifact_store() -> Any:
                     evictable.append(t)
             del self.items[(evictable or ranked)[-1]]
 
-        def get(self) -> dict[str, dict[str, Any]]:
-            return self.items
+        def summary(self) -> dict[str, dict[str, Any]]:
+            """Everything but the fold models (scores, configs, out-of-fold predictions)."""
+            return {
+                t: {k: v for k, v in p.items() if k != "models"} for t, p in self.items.items()
+            }
+
+        def models(self, trial_ids: list[str]) -> dict[str, bytes]:
+            """The pickled fold models of these trials (only the ensemble's are fetched: a
+            forest's folds can be tens of MB)."""
+            return {t: self.items[t]["models"] for t in trial_ids}
 
     return ArtifactStore
 
@@ -468,10 +477,19 @@ class AutoML:
             )
         searched = time.time()
         warmup.join()
-        items = ray.get(store.get.remote())
-        ray.kill(store)
+        items = ray.get(store.summary.remote())
         collected = time.time()
-        self._finish(items, result.leaderboard, prep, metric, task, k, y, folds, plan, start)
+        try:
+            self._finish(items, result.leaderboard, prep, metric, task, k, y, folds, plan, start)
+            used = {
+                m.name: m for m in self.members_.values() if m.models is None and self._used(m)
+            }
+            fetched = ray.get(store.models.remote([m.trial_id for m in used.values()]))
+            for m in used.values():
+                m.models = pickle.loads(fetched[m.trial_id])
+        finally:
+            ray.kill(store)
+        self.fit_time_s_ = time.time() - start
         self.timings_ = {
             "prepare_s": prepared - start,
             "search_s": searched - prepared,
@@ -493,11 +511,12 @@ class AutoML:
                     f"{item['family']}_{trial_id}",
                     item["family"],
                     item["config"],
-                    item["models"],
+                    None,
                     float(item["score"]),
                     item["fit_time"],
                     item["predict_time"],
                     item["oof"],
+                    trial_id,
                 )
             )
         sign = -1.0 if metric.higher_is_better else 1.0
@@ -523,11 +542,8 @@ class AutoML:
                 if stack.loss < metric.loss(y[rows], best.oof[rows]):  # type: ignore[index]
                     self.stack_ = stack
                     self.ensemble_score_ = sign * stack.loss
-        used = set(self.stack_.members) if self.stack_ is not None else set(self.weights_)
         for m in members:
             m.oof = None  # not needed for prediction; keeps saved models small
-            if m.name in used and isinstance(m.models, bytes):
-                m.models = pickle.loads(m.models)  # the others stay pickled until used
         self.best_config_ = {"family": best.family, **best.config}
         self.classes_ = None if task == "regression" else list(prep.classes_)
         self.fit_time_s_ = time.time() - start
@@ -659,6 +675,12 @@ class AutoML:
         return max(1, int((os.cpu_count() or 1) // cpus_per_trial))
 
     # ------------------------------------------------------------------ predict
+    def _used(self, member: _Member) -> bool:
+        """Whether the final prediction uses this member."""
+        if self.stack_ is not None:
+            return member.name in self.stack_.members
+        return member.name in self.weights_
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "members_"):
             raise RuntimeError("this AutoML is not fitted yet: call fit() first")
@@ -666,9 +688,8 @@ class AutoML:
     def _member_pred(self, member: _Member, views: dict[str, pd.DataFrame]) -> np.ndarray:
         learner = LEARNERS[member.family]
         view = views[learner.view]
-        if isinstance(member.models, bytes):
-            member.models = pickle.loads(member.models)
-        assert isinstance(member.models, list)
+        if member.models is None:
+            raise RuntimeError(f"{member.name} is not in the ensemble; its models were not kept")
         preds = [
             learner.predict(model, view, self.task_, self.n_classes_) for model in member.models
         ]

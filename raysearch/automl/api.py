@@ -480,16 +480,25 @@ class AutoML:
         items = ray.get(store.summary.remote())
         collected = time.time()
         try:
-            self._finish(items, result.leaderboard, prep, metric, task, k, y, folds, plan, start)
-            used = {
-                m.name: m for m in self.members_.values() if m.models is None and self._used(m)
-            }
-            fetched = ray.get(store.models.remote([m.trial_id for m in used.values()]))
-            for m in used.values():
+            self._finish(items, result.leaderboard, prep, metric, task, k, y, folds, plan)
+            used = [m for m in self.members_.values() if self._used(m)]
+            fetched = ray.get(store.models.remote([m.trial_id for m in used]))
+            for m in used:
                 m.models = pickle.loads(fetched[m.trial_id])
         finally:
             ray.kill(store)
         self.fit_time_s_ = time.time() - start
+        if self.verbose:
+            top = self.leaderboard_.iloc[0]
+            logger.info(
+                "AutoML: best %s %s = %.6g (%d trials, %d models kept) in %.1f s",
+                top["model"],
+                metric.name,
+                top["score"],
+                len(self.trials_),
+                len(self.members_),
+                self.fit_time_s_,
+            )
         self.timings_ = {
             "prepare_s": prepared - start,
             "search_s": searched - prepared,
@@ -498,7 +507,7 @@ class AutoML:
         }
         return self
 
-    def _finish(self, items, board, prep, metric, task, k, y, folds, plan, start):  # type: ignore[no-untyped-def]
+    def _finish(self, items, board, prep, metric, task, k, y, folds, plan):  # type: ignore[no-untyped-def]
         if not items:
             raise RuntimeError(
                 "no model finished within the time budget; raise time_budget_s "
@@ -546,7 +555,6 @@ class AutoML:
             m.oof = None  # not needed for prediction; keeps saved models small
         self.best_config_ = {"family": best.family, **best.config}
         self.classes_ = None if task == "regression" else list(prep.classes_)
-        self.fit_time_s_ = time.time() - start
         records = []
         for m in members:
             records.append(
@@ -577,17 +585,6 @@ class AutoML:
             "score", ascending=not metric.higher_is_better, kind="stable"
         ).reset_index(drop=True)
         self.trials_ = board
-        if self.verbose:
-            top = self.leaderboard_.iloc[0]
-            logger.info(
-                "AutoML: best %s %s = %.6g (%d trials, %d models kept) in %.1f s",
-                top["model"],
-                metric.name,
-                top["score"],
-                len(board),
-                len(members),
-                self.fit_time_s_,
-            )
 
     # ------------------------------------------------------------------ budget estimate
     def estimate(self, data: Any, time_budget_s: float | None = None) -> pd.DataFrame:

@@ -5,7 +5,9 @@ functions and HPO-shaped spaces (:mod:`raysearch.bench.functions`), sequential a
 ``--parallel 4`` concurrent pending trials, and the median suggest time (sequential runs). Every method runs
 in-process through an ask/tell loop (no Ray cluster): raysearch searchers through
 :func:`raysearch.core.optimize`; Optuna's samplers through ``study.ask``/``study.tell``;
-HyperOpt through Ray's ``HyperOptSearch`` (``suggest``/``on_trial_complete``). Pending
+HyperOpt through Ray's ``HyperOptSearch`` (``suggest``/``on_trial_complete``; on the
+conditional spaces with a nested ``hp.choice`` space, as Tune's ``param_space`` cannot
+express conditions). Pending
 trials complete first-in first-out, as in :func:`raysearch.core.optimize`.
 
 ``--functions lgbm`` adds a real task: LightGBM, 5-fold CV log loss on a bundled dataset
@@ -134,30 +136,113 @@ def _run_optuna(
     )
 
 
+def _hyperopt_space(function: str) -> tuple[Any, Callable[[dict[str, Any]], dict[str, Any]]]:
+    """A conditional problem written as a HyperOpt user would (nested ``hp.choice``; Tune's
+    ``param_space`` cannot express conditions), and the map from HyperOpt's nested config
+    to the objective's config."""
+    from hyperopt import hp
+
+    def log_int(name: str, lo: int, hi: int) -> Any:
+        return hp.qloguniform(name, math.log(lo), math.log(hi), 1)
+
+    if function == "hpo_mlp":
+        space = {
+            "lr": hp.loguniform("lr", math.log(1e-5), 0.0),
+            "opt": hp.choice(
+                "optimizer",
+                [
+                    {"optimizer": "sgd", "momentum": hp.uniform("momentum", 0.0, 0.99)},
+                    {"optimizer": "adam"},
+                    {"optimizer": "rmsprop"},
+                ],
+            ),
+            "depth": hp.uniformint("depth", 1, 8),
+            "width": log_int("width", 16, 1024),
+            "dropout": hp.uniform("dropout", 0.0, 0.6),
+            "batch": hp.choice("batch", [16, 32, 64, 128, 256]),
+        }
+
+        def mlp(c: dict[str, Any]) -> dict[str, Any]:
+            out = {k: v for k, v in c.items() if k != "opt"}
+            out.update(c["opt"])
+            out["depth"], out["width"] = int(out["depth"]), int(out["width"])
+            return out
+
+        return space, mlp
+    if function == "hpo_tree":
+        layers = [
+            [{"width": log_int(f"width_{k}_{i}", 16, 512)} for i in range(k)] for k in range(1, 5)
+        ]
+        space = {
+            "m": hp.choice(
+                "model",
+                [
+                    {
+                        "model": "linear",
+                        "C": hp.loguniform("C", math.log(1e-4), math.log(1e4)),
+                        "penalty": hp.choice("penalty", ["l1", "l2"]),
+                    },
+                    {
+                        "model": "gbdt",
+                        "max_depth": hp.uniformint("max_depth", 2, 12),
+                        "gbdt_lr": hp.loguniform("gbdt_lr", math.log(1e-3), 0.0),
+                        "n_estimators": log_int("n_estimators", 50, 1000),
+                        "subsample": hp.uniform("subsample", 0.5, 1.0),
+                    },
+                    {
+                        "model": "mlp",
+                        "layers": hp.choice("n_layers", layers),
+                        "mlp_lr": hp.loguniform("mlp_lr", math.log(1e-5), math.log(1e-1)),
+                    },
+                ],
+            )
+        }
+
+        def tree(c: dict[str, Any]) -> dict[str, Any]:
+            out = dict(c["m"])
+            if "layers" in out:
+                out["layers"] = [{"width": int(x["width"])} for x in out["layers"]]
+                out["n_layers"] = len(out["layers"])
+            for key in ("max_depth", "n_estimators"):
+                if key in out:
+                    out[key] = int(out[key])
+            return out
+
+        return space, tree
+    raise ValueError(f"no HyperOpt space written for {function!r}")
+
+
 def _run_hyperopt(
-    problem: Problem, seed: int, n: int, parallel: int
+    problem: Problem, seed: int, n: int, parallel: int, function: str = ""
 ) -> tuple[list[float], list[float]]:
     from ray.tune.search.hyperopt import HyperOptSearch
 
     from raysearch.tune.space import to_tune
 
     space, f, _ = problem
-    searcher = HyperOptSearch(
-        space=to_tune(space), metric="loss", mode="min", random_state_seed=seed
-    )
+    if space.is_conditional:
+        native, convert = _hyperopt_space(function)
+        searcher = HyperOptSearch(space=native, metric="loss", mode="min", random_state_seed=seed)
+    else:
+        searcher = HyperOptSearch(
+            space=to_tune(space), metric="loss", mode="min", random_state_seed=seed
+        )
+
+        def convert(config: dict[str, Any]) -> dict[str, Any]:
+            return space.to_config(space.to_flat(config))
+
     counter = iter(range(10**9))
 
     def ask() -> tuple[Any, dict[str, Any]]:
         tid = f"t{next(counter)}"
-        config = searcher.suggest(tid)
-        return tid, space.to_flat(config)
+        return tid, convert(searcher.suggest(tid))
 
     return _fifo(
         n,
         parallel,
         ask,
         lambda tid, v: searcher.on_trial_complete(tid, {"loss": v}),
-        lambda flat: f(space.to_config(flat)),
+        f,
     )
 
 
@@ -193,7 +278,7 @@ def run_one(
     if method.startswith("optuna"):
         return _run_optuna(method, problem, seed, n, parallel)
     if method == "hyperopt":
-        return _run_hyperopt(problem, seed, n, parallel)
+        return _run_hyperopt(problem, seed, n, parallel, function)
     from raysearch.core import optimize
     from raysearch.registry import SEARCHERS
 
@@ -212,6 +297,30 @@ def _job(args: tuple[str, str, int, int, int]) -> tuple[tuple[str, str, int, int
         return args, f"{type(err).__name__}: {err}"
 
 
+def _suggest_time(a: argparse.Namespace) -> int:
+    """Median suggest time with ``a.suggest_time_at`` observations (sequential, seed 0,
+    one process at a time so the timings do not share the machine)."""
+    fn = a.functions[0] if a.functions != list(PROBLEMS) else "hartmann6"
+    at, window = a.suggest_time_at, 20
+    rows = []
+    for m in a.methods:
+        values, times = run_one(m, fn, 0, at + window, 1)
+        rows.append(
+            {
+                "method": m,
+                "function": fn,
+                "observations": f"{at}..{at + window - 1}",
+                "median ms/suggest": 1000 * float(np.median(times[at:])),
+                "max ms": 1000 * float(np.max(times[at:])),
+            }
+        )
+        logger.info("%s done", m)
+    print(format_table(rows, digits=3))
+    if a.json:
+        write_json(a.json, {"args": vars(a), "rows": rows})
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m raysearch.bench hpo", description=__doc__)
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
@@ -220,6 +329,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=int, nargs="+", default=[50, 100])
     ap.add_argument("--parallel", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--procs", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument(
+        "--suggest-time-at",
+        type=int,
+        default=None,
+        metavar="N",
+        help="instead of the table: each method's median suggest time over suggestions "
+        "N..N+19 of one sequential Hartmann6 (6-d) run (the first function given)",
+    )
     ap.add_argument("--json", help="also write the numbers here")
     ap.add_argument("--progress", action="store_true", help="log each finished run")
     a = ap.parse_args(argv)
@@ -227,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")  # small matrices: threads only contend
+    if a.suggest_time_at is not None:
+        return _suggest_time(a)
     n_max = max(a.budget)
     jobs = [
         (m, fn, s, n_max, p)

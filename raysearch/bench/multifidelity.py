@@ -9,12 +9,15 @@ every scheduler x searcher pair is simulated on the recorded curves with
 no Ray), many seeds in seconds. Compute is the number of steps trained (the sum of the
 resources used).
 
-Compared: FIFO + random search, Ray's ``ASHAScheduler`` (its own code, driven through a
-shim that plays Tune's part on the simulated clock), raysearch ASHA (stopping and promotion
-variants), Hyperband, the BOHB preset (TPE on the highest well-sampled rung + ASHA, with
-the stopping and the promotion variant) and the ASHA+GP preset. Ray's ``HyperBandScheduler`` is not compared yet: it needs more of Tune's
-controller than the shim provides (every trial ran to the end under the shim). Every method gets the same number of
-trials. Reported per task (mean over seeds): the final best validation loss, the compute
+Compared: FIFO + random search, Ray's ``ASHAScheduler`` and ``HyperBandScheduler`` (their
+own code, driven through a shim that plays Tune's controller on the simulated clock: pause,
+resume, stop of waiting trials through ``on_trial_remove``, and up to 16 trials added ahead
+of a free worker, as Tune does with random search; Ray's Hyperband fills its brackets with
+the trials added so far, and with trials added only as workers free up, its first
+(``max_t``) bracket is refilled as its trials finish, so all trials would run to ``max_t``), raysearch ASHA (stopping and
+promotion variants), Hyperband, the BOHB preset (TPE on the highest well-sampled rung +
+ASHA, with the stopping and the promotion variant) and the ASHA+GP preset. Every method
+gets the same number of trials. Reported per task (mean over seeds): the final best validation loss, the compute
 used, the fraction of FIFO's compute a method needs to reach FIFO's final best (``to_fifo``,
 lower is better, ``-`` if never), and the area under the best-so-far regret curve over
 FIFO's compute range (``regret_auc``, lower is better). ``--plot`` writes the anytime plot.
@@ -285,8 +288,14 @@ class _FakeController:
         return list(self.shim.trials.values())
 
     def stop_trial(self, trial: _FakeTrial) -> None:
+        # As Tune's controller: a trial stopped while it waits (PENDING/PAUSED) leaves the
+        # scheduler through ``on_trial_remove`` (Hyperband's brackets drop it there); the
+        # running trial's STOP reaches the scheduler as ``on_trial_complete``.
+        waiting = trial.status in ("PENDING", "PAUSED")
         self.shim.stopped.add(trial.trial_id)
         trial.status = "TERMINATED"
+        if waiting:
+            self.shim.ray.on_trial_remove(self, trial)
 
     def pause_trial(self, trial: _FakeTrial, should_checkpoint: bool = True) -> None:
         trial.status = "PAUSED"
@@ -366,6 +375,16 @@ def _ray_asha() -> Scheduler:
     )
 
 
+def _ray_hyperband() -> Scheduler:
+    from ray.tune.schedulers import HyperBandScheduler
+
+    return _RayShim(
+        HyperBandScheduler(
+            time_attr="t", metric="loss", mode="min", max_t=MAX_T, reduction_factor=3
+        )
+    )
+
+
 def _random(space: Any, seed: int) -> Searcher:
     from raysearch.searchers.random import RandomSearch
 
@@ -404,6 +423,7 @@ def _hyperband(seed: int) -> Scheduler:
 METHODS: dict[str, tuple[Callable[[int], Scheduler], Callable[[Any, int], Searcher]]] = {
     "fifo+random": (lambda seed: FIFOScheduler(), _random),
     "ray-asha": (lambda seed: _ray_asha(), _random),
+    "ray-hyperband": (lambda seed: _ray_hyperband(), _random),
     "asha-stop": (_asha("stop"), _random),
     "asha-promote": (_asha("promote"), _random),
     "hyperband": (_hyperband, _random),
@@ -444,7 +464,15 @@ def run_method(
         return [math.nan if v is None else float(v) for v in curves[_key(config)]]
 
     start = time.perf_counter()
-    result = simulate(feed, curve, n_trials=n_trials, n_workers=n_workers, configs=config_of)
+    result = simulate(
+        feed,
+        curve,
+        n_trials=n_trials,
+        n_workers=n_workers,
+        configs=config_of,
+        # Ray's schedulers see trials as Tune adds them: up to 16 ahead with random search
+        n_pending=16 if method.startswith("ray-") else 1,
+    )
     return {
         "method": method,
         "task": task,

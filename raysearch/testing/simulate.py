@@ -92,6 +92,7 @@ def simulate(
     configs: Callable[[int], dict[str, Any]] | None = None,
     stop_after_events: int | None = None,
     resume_from: dict[str, Any] | None = None,
+    n_pending: int = 1,
 ) -> SimResult:
     """Runs ``n_trials`` simulated trials under ``scheduler``.
 
@@ -103,6 +104,10 @@ def simulate(
         configs: ``index -> config`` given to ``on_add`` (empty dicts by default).
         stop_after_events: stop after this many results and return the state.
         resume_from: a state returned by a cut-short run (its ``sim`` part is used).
+        n_pending: trials kept created (``on_add``) ahead of a free worker. Tune's
+            controller keeps up to 16 with its random-search generator
+            (``TUNE_MAX_PENDING_TRIALS_PG``), and Ray's Hyperband fills its brackets with
+            the trials added so far, so emulating Ray's schedulers needs more than 1.
     """
     sim = dict((resume_from or {}).get("sim") or {})
     created = int(sim.get("created", 0))
@@ -176,14 +181,14 @@ def simulate(
         nonlocal created
         while len(running) < n_workers:
             pending = [t for t in order if status[t] == "pending"]
-            if not pending and created < n_trials:
+            while len(pending) < max(1, n_pending) and created < n_trials:
                 tid = f"trial_{created}"
                 created += 1
                 order.append(tid)
                 status[tid] = "pending"
                 steps[tid] = 0
                 scheduler.on_add(tid, config_of(created - 1))
-                pending = [tid]
+                pending.append(tid)
             paused = [t for t in order if status[t] == "paused"]
             choice = scheduler.choose(pending, paused)
             if choice is None or status.get(choice) not in ("pending", "paused"):

@@ -134,8 +134,9 @@ def test_beats_random_search_on_branin():
 
 def test_initial_design_grows_with_dimension():
     small = GPSearch(XY, seed=0)
-    big = GPSearch(Space({f"x{i}": Float(0, 1) for i in range(12)}), seed=0)
-    assert small.n_init == 10 and big.n_init == 16
+    mid = GPSearch(Space({f"x{i}": Float(0, 1) for i in range(12)}), seed=0)
+    big = GPSearch(Space({f"x{i}": Float(0, 1) for i in range(24)}), seed=0)
+    assert small.n_init == 10 and mid.n_init == 10 and big.n_init == 16
 
 
 def test_pending_points_spread_out():

@@ -222,15 +222,13 @@ def _run_hyperopt(
     space, f, _ = problem
     if space.is_conditional:
         native, convert = _hyperopt_space(function)
-        searcher = HyperOptSearch(space=native, metric="loss", mode="min", random_state_seed=seed)
     else:
-        searcher = HyperOptSearch(
-            space=to_tune(space), metric="loss", mode="min", random_state_seed=seed
-        )
+        native = to_tune(space)
 
         def convert(config: dict[str, Any]) -> dict[str, Any]:
             return space.to_config(space.to_flat(config))
 
+    searcher = HyperOptSearch(space=native, metric="loss", mode="min", random_state_seed=seed)
     counter = iter(range(10**9))
 
     def ask() -> tuple[Any, dict[str, Any]]:
@@ -304,7 +302,7 @@ def _suggest_time(a: argparse.Namespace) -> int:
     at, window = a.suggest_time_at, 20
     rows = []
     for m in a.methods:
-        values, times = run_one(m, fn, 0, at + window, 1)
+        _, times = run_one(m, fn, 0, at + window, 1)
         rows.append(
             {
                 "method": m,

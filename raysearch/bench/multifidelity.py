@@ -14,13 +14,14 @@ own code, driven through a shim that plays Tune's controller on the simulated cl
 resume, stop of waiting trials through ``on_trial_remove``, and up to 16 trials added ahead
 of a free worker, as Tune does with random search; Ray's Hyperband fills its brackets with
 the trials added so far, and with trials added only as workers free up, its first
-(``max_t``) bracket is refilled as its trials finish, so all trials would run to ``max_t``), raysearch ASHA (stopping and
-promotion variants), Hyperband, the BOHB preset (TPE on the highest well-sampled rung +
-ASHA, with the stopping and the promotion variant) and the ASHA+GP preset. Every method
-gets the same number of trials. Reported per task (mean over seeds): the final best validation loss, the compute
-used, the fraction of FIFO's compute a method needs to reach FIFO's final best (``to_fifo``,
-lower is better, ``-`` if never), and the area under the best-so-far regret curve over
-FIFO's compute range (``regret_auc``, lower is better). ``--plot`` writes the anytime plot.
+(``max_t``) bracket is refilled as its trials finish, so all trials would run to
+``max_t``), raysearch ASHA (stopping and promotion variants), Hyperband, the BOHB preset
+(TPE on the highest well-sampled rung + ASHA, with the stopping and the promotion variant)
+and the ASHA+GP preset. Every method gets the same number of trials. Reported per task
+(mean over seeds): the final best validation loss, the compute used, the fraction of
+FIFO's compute a method needs to reach FIFO's final best (``to_fifo``, lower is better,
+``-`` if never), and the area under the best-so-far regret curve over FIFO's compute range
+(``regret_auc``, lower is better). ``--plot`` writes the anytime plot.
 """
 
 from __future__ import annotations
@@ -312,6 +313,9 @@ class _RayShim(Scheduler):
     """Plays Tune's part for one of Ray's own schedulers on the simulated clock."""
 
     stateful = False
+    #: trials Tune keeps added ahead of a free worker with its random-search generator
+    #: (``TUNE_MAX_PENDING_TRIALS_PG``); see :func:`simulate`'s ``n_pending``
+    n_pending = 16
 
     def __init__(self, ray_scheduler: Any) -> None:
         super().__init__(seed=0)
@@ -447,7 +451,8 @@ def run_method(
     space = _space(task)
     searcher = make_searcher(space, seed)
     trace: list[tuple[int, float]] = []
-    feed = _Feed(make_scheduler(seed), searcher, trace)
+    scheduler = make_scheduler(seed)
+    feed = _Feed(scheduler, searcher, trace)
     configs: dict[int, dict[str, Any]] = {}
     fallback = np.random.default_rng([seed, 1])
     grid = _grid(task)
@@ -470,8 +475,7 @@ def run_method(
         n_trials=n_trials,
         n_workers=n_workers,
         configs=config_of,
-        # Ray's schedulers see trials as Tune adds them: up to 16 ahead with random search
-        n_pending=16 if method.startswith("ray-") else 1,
+        n_pending=getattr(scheduler, "n_pending", 1),  # Ray's see trials as Tune adds them
     )
     return {
         "method": method,

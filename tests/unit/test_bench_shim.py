@@ -18,11 +18,10 @@ def test_ray_hyperband_halves_its_brackets() -> None:
     curves = synthetic_curves(seed=3, max_steps=mf.MAX_T, nan_rate=0.0)
     shim = mf._ray_hyperband()
     result = simulate(shim, curves, n_trials=49, n_workers=4, n_pending=16)
-    final = collections.Counter()
     steps: dict[str, int] = {}
     for tid, step, _ in result.log:
         steps[tid] = max(steps.get(tid, 0), int(step))
-    final.update(steps.values())
+    final = collections.Counter(steps.values())
     # One band of Ray's Hyperband (max_t=27, eta=3): brackets of 4 x 27, 6 x 9, 12 x 3,
     # 27 x 1 steps, each keeping the best third (rounded up) at every rung: 4 + 2 + 2 + 1
     # trials run to the end.

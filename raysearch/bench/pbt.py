@@ -20,6 +20,8 @@ population of ``--population`` random configurations, ``--epochs`` epochs each:
   quartile and resample probability (its own defaults otherwise).
 
 Each method's result is the test score of its member with the best final validation loss.
+Against random search and against Ray's PBT, paired by seed: the seeds a method wins and the
+paired t-test's p-value (runs of one seed differ by chance, so a few seeds decide little).
 All trainables run one torch thread; the whole run fits 2 CPU cores (a few minutes per seed).
 
 Run: ``python -m raysearch.bench pbt [--seeds 3] [--epochs 20] [--population 8]
@@ -43,7 +45,7 @@ import numpy as np
 
 from raysearch.bench.report import format_table, machine, write_json
 
-__all__ = ["main", "train_sgd", "TASKS", "space_for"]
+__all__ = ["main", "train_sgd", "TASKS", "space_for", "paired"]
 
 TASKS = ("digits", "friedman")
 _DATA: dict[str, Any] = {}
@@ -411,7 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{args.population} members x {args.epochs} epochs, perturbation every {args.interval}, "
         f"{args.seeds} seeds, {cpus} CPUs ({machine()['platform']}). Test score of the member "
         f"with the best final validation loss ({', '.join(f'{t}: {score[t]}' for t in args.tasks)}), "
-        "mean over seeds; 'wins' counts seeds where the method's test loss beats random search's.\n"
+        "mean over seeds; 'wins vs X' counts the seeds where the method's test loss is below X's, "
+        "'p vs X' is the paired t-test over seeds (two-sided).\n"
     )
     print(format_table(rows))
     if args.json:
@@ -427,17 +430,31 @@ def _mean(values: list[float]) -> float:
     return statistics.fmean(finite) if finite else math.nan
 
 
+def paired(mine: list[dict[str, Any]], other: list[dict[str, Any]]) -> tuple[int, int, float]:
+    """Test losses of two methods paired by seed: (seeds where ``mine`` is lower, seeds
+    compared, two-sided paired t-test p-value; NaN with fewer than 3 pairs)."""
+    theirs = {r["seed"]: r["test_loss"] for r in other}
+    pairs = [
+        (r["test_loss"], theirs[r["seed"]])
+        for r in mine
+        if r["seed"] in theirs
+        and math.isfinite(r["test_loss"])
+        and math.isfinite(theirs[r["seed"]])
+    ]
+    wins = sum(1 for a, b in pairs if a < b)
+    p = math.nan
+    if len(pairs) >= 3 and any(a != b for a, b in pairs):
+        from scipy.stats import ttest_rel
+
+        p = float(ttest_rel([a for a, _ in pairs], [b for _, b in pairs]).pvalue)
+    return wins, len(pairs), p
+
+
 def _row(
     task: str, method: str, mine: list[dict[str, Any]], runs: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    baseline = {r["seed"]: r for r in runs if r["task"] == task and r["method"] == "random"}
-    wins = sum(
-        1
-        for r in mine
-        if r["seed"] in baseline and r["test_loss"] < baseline[r["seed"]]["test_loss"]
-    )
     scores = [r["test_score"] for r in mine]
-    return {
+    row: dict[str, Any] = {
         "task": task,
         "method": method,
         "test score": _mean(scores),
@@ -446,7 +463,15 @@ def _row(
         else math.nan,
         "test loss": _mean([r["test_loss"] for r in mine]),
         "val loss": _mean([r["val_loss"] for r in mine]),
-        "wins vs random": f"{wins}/{len(mine)}" if method != "random" else "-",
-        "epochs": round(_mean([float(r["epochs"]) for r in mine])),
-        "wall s": _mean([r["wall_s"] for r in mine]),
     }
+    for peer in ("random", "Ray PBT"):
+        other = [r for r in runs if r["task"] == task and r["method"] == peer]
+        if method == peer or not other:
+            row[f"wins vs {peer}"] = row[f"p vs {peer}"] = "-"
+            continue
+        wins, n, p = paired(mine, other)
+        row[f"wins vs {peer}"] = f"{wins}/{n}"
+        row[f"p vs {peer}"] = "-" if math.isnan(p) else f"{p:.2f}"
+    row["epochs"] = round(_mean([float(r["epochs"]) for r in mine]))
+    row["wall s"] = _mean([r["wall_s"] for r in mine])
+    return row

@@ -92,15 +92,18 @@ WIDE_GRIDS: dict[str, dict[str, list[Any]]] = {
 }
 
 
+#: ``--grid`` name -> grids per model family
+GRID_SETS = {"default": GRIDS, "wide": WIDE_GRIDS}
+
+
 def _family(task: str) -> str:
     return "mlp" if task == "digits" else "lightgbm"
 
 
 def _values(task: str, grid: str) -> dict[str, list[Any]]:
-    grids = {"default": GRIDS, "wide": WIDE_GRIDS}
-    if grid not in grids:
-        raise ValueError(f"unknown grid {grid!r} (known: {', '.join(grids)})")
-    return grids[grid][_family(task)]
+    if grid not in GRID_SETS:
+        raise ValueError(f"unknown grid {grid!r} (known: {', '.join(GRID_SETS)})")
+    return GRID_SETS[grid][_family(task)]
 
 
 def _grid(task: str, grid: str = "default") -> list[dict[str, Any]]:
@@ -617,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--grid",
         default="default",
-        choices=("default", "wide"),
+        choices=list(GRID_SETS),
         help="the configuration grid: default (108-120 configurations) or wide (384-504)",
     )
     parser.add_argument(

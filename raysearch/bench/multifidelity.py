@@ -25,7 +25,10 @@ FIFO's compute a method needs to reach FIFO's final best (``to_fifo``, lower is 
 
 ``--grid wide`` records and uses finer grids of the same hyperparameters (504 LightGBM and
 384 MLP configurations instead of 120 and 108), so that the trials cover less of the grid
-and FIFO + random's final best is further from the grid's optimum.
+and FIFO + random's final best is further from the grid's optimum. ``--max-t 81`` records
+81-step curves (405 boosting rounds, 81 epochs; cached apart): the grace period stays one
+step, so the fidelity range max_t / grace grows from 27 to 81, the range the ASHA and
+Hyperband papers work with.
 """
 
 from __future__ import annotations
@@ -116,7 +119,7 @@ def _key(config: dict[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------- curves
-def _lightgbm_curves(task: str, grid: str) -> dict[str, list[float]]:
+def _lightgbm_curves(task: str, grid: str, max_t: int) -> dict[str, list[float]]:
     import lightgbm as lgb
     import pandas as pd
 
@@ -154,17 +157,17 @@ def _lightgbm_curves(task: str, grid: str) -> dict[str, list[float]]:
         lgb.train(
             params,
             train,
-            num_boost_round=MAX_T * ROUNDS_PER_STEP,
+            num_boost_round=max_t * ROUNDS_PER_STEP,
             valid_sets=[valid],
             valid_names=["valid"],
             callbacks=[lgb.record_evaluation(record)],
         )
         losses = record["valid"][metric]
-        out[_key(config)] = [float(losses[(s + 1) * ROUNDS_PER_STEP - 1]) for s in range(MAX_T)]
+        out[_key(config)] = [float(losses[(s + 1) * ROUNDS_PER_STEP - 1]) for s in range(max_t)]
     return out
 
 
-def _mlp_curves(task: str, grid: str) -> dict[str, list[float]]:
+def _mlp_curves(task: str, grid: str, max_t: int) -> dict[str, list[float]]:
     import torch
 
     from raysearch.data import load_dataset
@@ -200,7 +203,7 @@ def _mlp_curves(task: str, grid: str) -> dict[str, list[float]]:
             weight_decay=float(config["weight_decay"]),
         )
         curve: list[float] = []
-        for _ in range(MAX_T):
+        for _ in range(max_t):
             perm = torch.randperm(len(Xt), generator=gen)
             model.train()
             for start in range(0, len(Xt), 64):
@@ -218,17 +221,21 @@ def _mlp_curves(task: str, grid: str) -> dict[str, list[float]]:
 
 
 def load_curves(
-    task: str, cache_dir: str | os.PathLike[str], grid: str = "default"
+    task: str, cache_dir: str | os.PathLike[str], grid: str = "default", max_t: int = MAX_T
 ) -> dict[str, list[float]]:
-    """Learning curves of every configuration of ``task``'s ``grid`` (computed once, cached)."""
+    """Learning curves (``max_t`` steps) of every configuration of ``task``'s ``grid``
+    (computed once, cached)."""
+    if max_t < 1:
+        raise ValueError(f"max_t must be at least 1, got {max_t}")
     name = task if grid == "default" else f"{task}-{grid}"
+    name = name if max_t == MAX_T else f"{name}-t{max_t}"
     path = Path(cache_dir) / f"multifidelity-{name}-v{VERSION}.json"
     if path.exists():
         data: dict[str, list[float]] = json.loads(path.read_text())
         return data
     start = time.monotonic()
     make = _mlp_curves if _family(task) == "mlp" else _lightgbm_curves
-    curves = make(task, grid)
+    curves = make(task, grid, max_t)
     logger.info("computed %d curves of %s in %.0f s", len(curves), task, time.monotonic() - start)
     path.parent.mkdir(parents=True, exist_ok=True)
     serial = {k: [None if not math.isfinite(v) else v for v in c] for k, c in curves.items()}
@@ -249,9 +256,15 @@ class _Feed(Scheduler):
 
     stateful = False
 
-    def __init__(self, inner: Scheduler, searcher: Searcher, trace: list[tuple[int, float]]):
+    def __init__(
+        self,
+        inner: Scheduler,
+        searcher: Searcher,
+        trace: list[tuple[int, float]],
+        max_t: int = MAX_T,
+    ):
         super().__init__(seed=0)
-        self.inner, self.searcher, self.trace = inner, searcher, trace
+        self.inner, self.searcher, self.trace, self.max_t = inner, searcher, trace, max_t
         self.compute = 0
         self.best = math.inf
         self.last: dict[str, float] = {}
@@ -276,7 +289,7 @@ class _Feed(Scheduler):
         if failed or value is None:
             status = TrialStatus.PRUNED if trial.intermediate else TrialStatus.FAILED
             self.searcher.tell(trial_id, None, status=status)
-        elif self.last.get(trial_id, 0) >= MAX_T:
+        elif self.last.get(trial_id, 0) >= self.max_t:
             self.searcher.tell(trial_id, value)
         else:
             self.searcher.tell(trial_id, value, status=TrialStatus.PRUNED)
@@ -400,7 +413,7 @@ class _RayShim(Scheduler):
         return str(chosen.trial_id)
 
 
-def _ray_asha() -> Scheduler:
+def _ray_asha(seed: int, max_t: int) -> Scheduler:
     from ray.tune.schedulers import ASHAScheduler
 
     return _RayShim(
@@ -408,19 +421,19 @@ def _ray_asha() -> Scheduler:
             time_attr="t",
             metric="loss",
             mode="min",
-            max_t=MAX_T,
+            max_t=max_t,
             grace_period=1,
             reduction_factor=3,
         )
     )
 
 
-def _ray_hyperband() -> Scheduler:
+def _ray_hyperband(seed: int, max_t: int) -> Scheduler:
     from ray.tune.schedulers import HyperBandScheduler
 
     return _RayShim(
         HyperBandScheduler(
-            time_attr="t", metric="loss", mode="min", max_t=MAX_T, reduction_factor=3
+            time_attr="t", metric="loss", mode="min", max_t=max_t, reduction_factor=3
         )
     )
 
@@ -445,25 +458,25 @@ def _gp_searcher(space: Any, seed: int) -> Searcher:
     )
 
 
-def _asha(variant: str) -> Callable[[int], Scheduler]:
+def _asha(variant: str) -> Callable[[int, int], Scheduler]:
     from raysearch.schedulers.asha import ASHAScheduler
 
-    return lambda seed: ASHAScheduler(
-        grace_period=1, max_t=MAX_T, reduction_factor=3, variant=variant, seed=seed
+    return lambda seed, max_t: ASHAScheduler(
+        grace_period=1, max_t=max_t, reduction_factor=3, variant=variant, seed=seed
     )
 
 
-def _hyperband(seed: int) -> Scheduler:
+def _hyperband(seed: int, max_t: int) -> Scheduler:
     from raysearch.schedulers.hyperband import HyperbandScheduler
 
-    return HyperbandScheduler(grace_period=1, max_t=MAX_T, reduction_factor=3)
+    return HyperbandScheduler(grace_period=1, max_t=max_t, reduction_factor=3)
 
 
-#: method -> (scheduler factory(seed), searcher factory(space, seed))
-METHODS: dict[str, tuple[Callable[[int], Scheduler], Callable[[Any, int], Searcher]]] = {
-    "fifo+random": (lambda seed: FIFOScheduler(), _random),
-    "ray-asha": (lambda seed: _ray_asha(), _random),
-    "ray-hyperband": (lambda seed: _ray_hyperband(), _random),
+#: method -> (scheduler factory(seed, max_t), searcher factory(space, seed))
+METHODS: dict[str, tuple[Callable[[int, int], Scheduler], Callable[[Any, int], Searcher]]] = {
+    "fifo+random": (lambda seed, max_t: FIFOScheduler(), _random),
+    "ray-asha": (_ray_asha, _random),
+    "ray-hyperband": (_ray_hyperband, _random),
     "asha-stop": (_asha("stop"), _random),
     "asha-promote": (_asha("promote"), _random),
     "hyperband": (_hyperband, _random),
@@ -482,14 +495,15 @@ def run_method(
     n_trials: int,
     n_workers: int,
     grid: str = "default",
+    max_t: int = MAX_T,
 ) -> dict[str, Any]:
     """One simulated experiment: the trace of best-so-far (compute, loss) and totals."""
     make_scheduler, make_searcher = METHODS[method]
     space = _space(task, grid)
     searcher = make_searcher(space, seed)
     trace: list[tuple[int, float]] = []
-    scheduler = make_scheduler(seed)
-    feed = _Feed(scheduler, searcher, trace)
+    scheduler = make_scheduler(seed, max_t)
+    feed = _Feed(scheduler, searcher, trace, max_t)
     configs: dict[int, dict[str, Any]] = {}
     fallback = np.random.default_rng([seed, 1])
     points = _grid(task, grid)
@@ -624,11 +638,20 @@ def main(argv: list[str] | None = None) -> int:
         help="the configuration grid: default (108-120 configurations) or wide (384-504)",
     )
     parser.add_argument(
+        "--max-t",
+        type=int,
+        default=MAX_T,
+        help=f"steps per full training ({ROUNDS_PER_STEP} boosting rounds or an epoch each; "
+        f"default {MAX_T}); the grace period stays 1 step, so max_t / 1 is the fidelity range",
+    )
+    parser.add_argument(
         "--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "raysearch")
     )
     parser.add_argument("--plot", default=None, help="PNG path of the anytime plot")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
+    if args.max_t < 3:
+        parser.error("--max-t must be at least 3 (one halving step at reduction factor 3)")
     logging.basicConfig(level=logging.WARNING)
     tasks = [t for t in args.tasks.split(",") if t]
     methods = [m for m in args.methods.split(",") if m]
@@ -644,9 +667,9 @@ def main(argv: list[str] | None = None) -> int:
     optimum: dict[str, float] = {}
     for task in tasks:
         t0 = time.monotonic()
-        curves = load_curves(task, args.cache, args.grid)
+        curves = load_curves(task, args.cache, args.grid, args.max_t)
         print(
-            f"{task}: {len(curves)} configurations x {MAX_T} steps ({time.monotonic() - t0:.0f} s)"
+            f"{task}: {len(curves)} configurations x {args.max_t} steps ({time.monotonic() - t0:.0f} s)"
         )
         optimum[task] = min(v for c in curves.values() for v in c if v is not None)
         n_trials = min(args.trials, len(curves))
@@ -659,11 +682,12 @@ def main(argv: list[str] | None = None) -> int:
                 n_trials=n_trials,
                 n_workers=args.workers,
                 grid=args.grid,
+                max_t=args.max_t,
             )
             runs.append(run)
     rows = summarise(runs, optimum)
     print(
-        f"\n{args.seeds} seeds, {args.trials} trials, {args.workers} workers, max_t={MAX_T}, "
+        f"\n{args.seeds} seeds, {args.trials} trials, {args.workers} workers, max_t={args.max_t}, "
         f"{args.grid} grid; "
         "compute = steps trained; to_fifo = compute to reach FIFO+random's final best / "
         "FIFO's compute; regret_auc = mean best-so-far regret over FIFO's compute\n"

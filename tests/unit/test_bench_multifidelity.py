@@ -1,5 +1,6 @@
 """The multifidelity bench's configuration grids (no curves recorded)."""
 
+import numpy as np
 import pytest
 
 from raysearch.bench import multifidelity as mf
@@ -28,3 +29,33 @@ def test_grid_and_space_agree(task, grid, size):
 def test_unknown_grid_is_refused():
     with pytest.raises(ValueError, match="unknown grid"):
         mf._grid("digits", "huge")
+
+
+def _synthetic_curves(task, max_t):
+    """A made-up curve per grid point: each configuration converges to its own floor."""
+    rng = np.random.default_rng(0)
+    out = {}
+    for point in mf._grid(task):
+        floor, speed = rng.uniform(0.1, 1.0), rng.uniform(0.05, 0.5)
+        out[mf._key(point)] = [floor + np.exp(-speed * (s + 1)) for s in range(max_t)]
+    return out
+
+
+@pytest.mark.parametrize("max_t", [9, 81])
+def test_max_t_reaches_the_schedulers(max_t):
+    curves = _synthetic_curves("digits", max_t)
+    fifo = mf.run_method(
+        "fifo+random", "digits", curves, seed=0, n_trials=20, n_workers=2, max_t=max_t
+    )
+    assert fifo["compute"] == 20 * max_t  # every trial trained to max_t, no further
+    asha = mf.run_method(
+        "asha-stop", "digits", curves, seed=0, n_trials=20, n_workers=2, max_t=max_t
+    )
+    # rungs at 1, 3, 9 (, 27, 81): most trials stop early, none trains past max_t
+    assert asha["compute"] < 0.7 * fifo["compute"]
+    assert min(min(c) for c in curves.values()) <= asha["best"]
+
+
+def test_load_curves_rejects_a_bad_max_t(tmp_path):
+    with pytest.raises(ValueError, match="max_t"):
+        mf.load_curves("digits", tmp_path, max_t=0)

@@ -261,7 +261,7 @@ class _Feed(Scheduler):
         inner: Scheduler,
         searcher: Searcher,
         trace: list[tuple[int, float]],
-        max_t: int = MAX_T,
+        max_t: int,
     ):
         super().__init__(seed=0)
         self.inner, self.searcher, self.trace, self.max_t = inner, searcher, trace, max_t
@@ -413,7 +413,7 @@ class _RayShim(Scheduler):
         return str(chosen.trial_id)
 
 
-def _ray_asha(seed: int, max_t: int) -> Scheduler:
+def _ray_asha(seed: int = 0, max_t: int = MAX_T) -> Scheduler:
     from ray.tune.schedulers import ASHAScheduler
 
     return _RayShim(
@@ -428,7 +428,7 @@ def _ray_asha(seed: int, max_t: int) -> Scheduler:
     )
 
 
-def _ray_hyperband(seed: int, max_t: int) -> Scheduler:
+def _ray_hyperband(seed: int = 0, max_t: int = MAX_T) -> Scheduler:
     from ray.tune.schedulers import HyperBandScheduler
 
     return _RayShim(

@@ -671,9 +671,10 @@ BAYES_OPT = [
 
 Two model-based searchers, native to raysearch (no botorch, no hyperopt needed):
 
-* `GPSearch`: a Gaussian process (Matern-5/2, fitted hyperparameters) with the LogEI
-  acquisition; concurrent trials are handled by a kriging believer, and above 20 dimensions
-  it searches a TuRBO-style trust region.
+* `GPSearch`: a Gaussian process (Matern-5/2, fitted hyperparameters, Yeo-Johnson-warped
+  outputs) with the LogEI acquisition; of the trials in flight, up to half minimise the
+  posterior mean and the rest come from a kriging believer, and above 20 dimensions it
+  searches a TuRBO-style trust region.
 * `TPESearch`: multivariate, group-decomposed TPE with a constant liar.
 
 First without Ray (the ask/tell core on a function, seconds for hundreds of trials), then
@@ -723,8 +724,9 @@ plt.show()
         """## With 4 concurrent trials
 
 `n_parallel=4` keeps 4 trials pending: each suggestion is made knowing 3 trials whose
-results are not in yet. The kriging believer keeps `GPSearch` from proposing the same
-point to every worker.""",
+results are not in yet. Up to half the trials in flight refine the posterior mean's
+minimum; the kriging believer keeps the others from proposing the same point to every
+worker.""",
     ),
     (
         "code",

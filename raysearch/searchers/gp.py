@@ -8,7 +8,9 @@ Each suggestion:
 2. **Data.** Finished trials (complete and pruned, with their values) are the training set;
    failed trials count as the worst finished value (so crashing regions are avoided). Above
    ``max_train`` (250) observations the set keeps the best 30% and the most recent rest, so
-   suggestion time stays bounded. Outputs are standardised.
+   suggestion time stays bounded. Outputs are standardised and then warped by a
+   Yeo-Johnson power transform (:func:`raysearch.surrogates.gp.warp_outputs`, as HEBO does;
+   ``output_warp="none"`` turns it off).
 3. **Inputs.** The shared :class:`~raysearch.space.Encoding` (unit cube: log scales,
    integer cells, one-hot categoricals). An inactive conditional parameter's columns are
    set to 0.5 and every group of parameters with the same conditions gets an extra
@@ -20,9 +22,17 @@ Each suggestion:
    previous fit and refitted every step up to 50 observations, then every
    ``refit_every`` (default: every ``n // 40`` steps, so at most ~5% of suggestions pay the
    fit).
-5. **Pending trials (kriging believer).** Trials still running are added to the GP with
-   their posterior mean as a fantasy value: the posterior variance collapses there, LogEI
-   drops, and concurrent workers spread out instead of piling onto one point.
+5. **Pending trials.** Up to ``exploit_share`` of the trials in flight (counting the new
+   one; half by default, so 2 of 4 workers) are *exploitation* trials: the minimiser of
+   the posterior mean, provided it is not (within 1e-3 lengthscales) a point already
+   observed or in flight. Near an optimum, refinement is a chain of steps that each need
+   the previous result; with 4 workers and only LogEI, each link waits for 3 other trials,
+   and this is where most of the parallel loss came from (Branin). The other suggestions
+   use the kriging believer: trials still running are added to the GP with their
+   posterior mean as a fantasy value, the posterior variance collapses there, LogEI drops,
+   and concurrent workers spread out instead of piling onto one point. A sequential run
+   (nothing pending) is unaffected. The greedy share follows De Ath et al. ("Greed is good:
+   exploration and exploitation trade-offs in Bayesian optimisation", ACM TELO 2021).
 6. **Acquisition.** LogEI (Ament et al. 2023) below the best observed value, maximised by
    scoring ``n_candidates`` random points (plus neighbours of the best trials), then
    multi-start L-BFGS-B over the continuous and integer columns of the ``n_restarts`` best
@@ -67,7 +77,7 @@ from raysearch.searchers.random import sobol_block
 from raysearch.searchers.tpe import column_spec
 from raysearch.space import Categorical, Encoding
 from raysearch.space.space import Flat
-from raysearch.surrogates.gp import GaussianProcess, fit_theta, log_ei
+from raysearch.surrogates.gp import WARPS, GaussianProcess, fit_theta, log_ei, warp_outputs
 from raysearch.types import FINISHED, Trial, TrialStatus
 
 __all__ = ["GPSearch", "select_training"]
@@ -132,6 +142,16 @@ class GPSearch(Searcher):
         refit_every: refit hyperparameters every this many new observations (beyond 50);
             default ``max(1, n // 40)``.
         tr_dims: model columns above which the trust region is used; None never.
+        output_warp: ``"yeo-johnson"`` (default) or ``"none"``: the transform of the
+            standardised outputs (:func:`~raysearch.surrogates.gp.warp_outputs`). Measured,
+            seeds 0-9, 50 trials, sequential (mean log10 regret over the 9 functions of
+            ``python -m raysearch.bench hpo``): -1.59 with it against -1.34 without
+            (Hartmann6 -2.47 against -1.97, Rosenbrock4 1.93 against 2.22, hpo_tree -4.52
+            against -3.81); none of the 9 got worse.
+        exploit_share: the largest share of the trials in flight that are posterior-mean
+            minimisers (see the module docstring); 0 gives pure kriging believer.
+            Measured with 4 pending, 50 trials, seeds 0-9 (with an unclipped warp): mean
+            log10 regret -1.41 with 0.5, -1.41 with 0.75, -1.30 with 0.
     """
 
     parallel_aware = True
@@ -147,6 +167,8 @@ class GPSearch(Searcher):
         max_train: int = 250,
         refit_every: int | None = None,
         tr_dims: int | None = 20,
+        output_warp: str = "yeo-johnson",
+        exploit_share: float = 0.5,
         **kwargs: Any,
     ) -> None:
         if n_init is not None and (int(n_init) != n_init or n_init < 0):
@@ -163,6 +185,12 @@ class GPSearch(Searcher):
             )
         if tr_dims is not None and (int(tr_dims) != tr_dims or tr_dims < 1):
             raise ValueError(f"tr_dims must be a positive integer or None, got {tr_dims!r}")
+        if output_warp not in WARPS:
+            raise ValueError(f"output_warp must be one of {WARPS}, got {output_warp!r}")
+        if not 0.0 <= float(exploit_share) <= 1.0:
+            raise ValueError(f"exploit_share must be in [0, 1], got {exploit_share!r}")
+        self.output_warp = output_warp
+        self.exploit_share = float(exploit_share)
         self.n_init_arg = None if n_init is None else int(n_init)
         self.n_candidates = int(n_candidates)
         self.n_restarts = int(n_restarts)
@@ -182,6 +210,8 @@ class GPSearch(Searcher):
         self._rows: dict[str, np.ndarray] = {}
         self.last_train_size = 0
         self._n_local = 0
+        self._greedy = False  # acquisition is the negated posterior mean while set
+        self._exploit: set[str] = set()  # pending exploitation trials
         super().__init__(space, **kwargs)
 
     def _recipe(self) -> dict[str, Any]:
@@ -192,6 +222,8 @@ class GPSearch(Searcher):
             "max_train": self.max_train,
             "refit_every": self.refit_every,
             "tr_dims": self.tr_dims,
+            "output_warp": self.output_warp,
+            "exploit_share": self.exploit_share,
         }
 
     # ------------------------------------------------------------------ set-up
@@ -253,7 +285,7 @@ class GPSearch(Searcher):
             return self._startup()
         try:
             with _single_threaded_blas():
-                return self._model_suggest()
+                return self._model_suggest(trial_id)
         except (linalg.LinAlgError, ValueError, FloatingPointError) as err:
             logger.warning("GP suggestion failed (%s); falling back to a random point", err)
             return self._unseen()
@@ -319,28 +351,59 @@ class GPSearch(Searcher):
             self._theta_n = n_obs
         return GaussianProcess(X, y, self._theta)
 
-    def _model_suggest(self) -> Suggestion:
+    def _model_suggest(self, trial_id: str) -> Suggestion:
         train, values, pending = self._training_data()
         self.last_train_size = len(train)
         E = np.array([self._encode(t) for t in train])
         X = self._features(E)
-        mu, sd = float(values.mean()), float(values.std())
-        sd = sd if sd > 1e-12 else 1.0
-        y = (values - mu) / sd
+        y = warp_outputs(values, self.output_warp)
         gp = self._fit(X, y)
         best = float(y.min())
+        incumbent = train[int(np.argmin(values))]
+        box = self._tr_box(gp, incumbent) if self.uses_trust_region else None
         if pending:
             Xp = self._features(np.array([self._encode(t) for t in pending]))
+            n_exploit = sum(t.trial_id in self._exploit for t in pending)
+            if n_exploit + 1 <= self.exploit_share * (len(pending) + 1):
+                flat = self._exploit_suggest(gp, best, train, values, box, incumbent, X, Xp)
+                if flat is not None:
+                    self._exploit.add(trial_id)
+                    return flat
             believed = gp.predict(Xp).mean  # kriging believer: pending = posterior mean,
             gp = gp.condition(Xp, believed)  # as exact data, and part of the incumbent too
             best = min(best, float(believed.min()))
-        incumbent = train[int(np.argmin(values))]
-        box = self._tr_box(gp, incumbent) if self.uses_trust_region else None
         return self._maximise(gp, best, train, values, box, incumbent)
+
+    def _exploit_suggest(
+        self,
+        gp: GaussianProcess,
+        best: float,
+        train: list[Trial],
+        values: np.ndarray,
+        box: tuple[np.ndarray, np.ndarray] | None,
+        incumbent: Trial,
+        X: np.ndarray,
+        Xp: np.ndarray,
+    ) -> Flat | None:
+        """The posterior-mean minimiser, or None if it is (within 1e-3 lengthscales) a point
+        already observed or in flight."""
+        self._greedy = True
+        try:
+            flat = self._maximise(gp, best, train, values, box, incumbent)
+        finally:
+            self._greedy = False
+        if not isinstance(flat, dict):
+            return None
+        x = self._features(self.encoding.encode(flat)[None])
+        known = np.vstack([X, Xp])
+        dist = np.sqrt((((known - x) / gp.lengthscales) ** 2).sum(axis=1)).min()
+        return flat if dist > 1e-3 else None
 
     # ------------------------------------------------------------------ acquisition
     def _acq(self, gp: GaussianProcess, best: float, E: np.ndarray) -> np.ndarray:
         p = gp.predict(self._features(E))
+        if self._greedy:
+            return -p.mean
         return log_ei(p.mean, p.var, best)[0]
 
     def _tr_box(self, gp: GaussianProcess, incumbent: Trial) -> tuple[np.ndarray, np.ndarray]:
@@ -452,7 +515,11 @@ class GPSearch(Searcher):
         def f(v: np.ndarray) -> tuple[float, np.ndarray]:
             Xk = v.reshape(k, d)
             p = gp.predict(np.hstack([Xk, ind]), grad=True)
-            val, g = log_ei(p.mean, p.var, best, p.dmean, p.dvar)
+            g: np.ndarray | None
+            if self._greedy:
+                val, g = -p.mean, None if p.dmean is None else -p.dmean
+            else:
+                val, g = log_ei(p.mean, p.var, best, p.dmean, p.dvar)
             assert g is not None
             grad = -g[:, :d] * movable
             return -float(val.sum()), grad.ravel()
@@ -527,6 +594,7 @@ class GPSearch(Searcher):
 
     # ------------------------------------------------------------------ trust region
     def _on_tell(self, trial: Trial) -> None:
+        self._exploit.discard(trial.trial_id)
         if not self.uses_trust_region or trial.value is None:
             return
         if trial.status is not TrialStatus.COMPLETE:
@@ -562,6 +630,7 @@ class GPSearch(Searcher):
             "theta": None if self._theta is None else [float(v) for v in self._theta],
             "theta_n": self._theta_n,
             "tr": [self._tr_length, self._tr_success, self._tr_failure, self._tr_best],
+            "exploit": sorted(self._exploit),
         }
 
     def _load_strategy_state(self, data: dict[str, Any]) -> None:
@@ -574,4 +643,5 @@ class GPSearch(Searcher):
         tr = data.get("tr") or [_TR_INIT, 0, 0, None]
         self._tr_length, self._tr_success, self._tr_failure = float(tr[0]), int(tr[1]), int(tr[2])
         self._tr_best = None if tr[3] is None else float(tr[3])
+        self._exploit = {str(t) for t in data.get("exploit", [])}
         self._rows = {}

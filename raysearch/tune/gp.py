@@ -15,8 +15,9 @@ __all__ = ["GPSearch"]
 
 
 class GPSearch(TuneSearcher):
-    """Gaussian-process Bayesian optimisation (Matern-5/2, LogEI, kriging believer for
-    concurrent trials, trust region above 20 dimensions).
+    """Gaussian-process Bayesian optimisation (Matern-5/2, warped outputs, LogEI,
+    posterior-mean exploitation and kriging believer for concurrent trials, trust region
+    above 20 dimensions).
 
     See :class:`raysearch.searchers.gp.GPSearch` for the algorithm and its arguments.
     Example::

@@ -16,12 +16,14 @@ from raysearch.searchers import RandomSearch
 from raysearch.searchers.gp import GPSearch, select_training
 from raysearch.space import Categorical, Float, Int, Space, when
 from raysearch.surrogates.gp import (
+    WARP_MIN_LAMBDA,
     GaussianProcess,
     default_theta,
     fit_theta,
     log_ei,
     log_h,
     neg_log_posterior,
+    warp_outputs,
 )
 from raysearch.testing.conformance import SearcherConformance
 
@@ -140,15 +142,85 @@ def test_initial_design_grows_with_dimension():
 
 
 def test_pending_points_spread_out():
-    """4 suggestions with nothing told back land apart (kriging believer)."""
+    """4 suggestions with nothing told back land apart (kriging believer); by default the
+    exploitation trial may sit next to the first suggestion, but never on it."""
     for seed in range(3):
-        searcher = GPSearch(BRANIN, seed=seed)
-        optimize(searcher, _branin, 12)
-        pts = [searcher.ask(f"p{i}") for i in range(4)]
-        unit = np.array([[(p["x1"] + 5) / 15, p["x2"] / 15] for p in pts])
-        dists = np.linalg.norm(unit[:, None] - unit[None], axis=-1)[np.triu_indices(4, 1)]
-        assert dists.min() > 0.02, (seed, pts)
-        assert len(searcher.pending) == 4
+        for share in (0.0, 0.5):
+            searcher = GPSearch(BRANIN, seed=seed, exploit_share=share)
+            optimize(searcher, _branin, 12)
+            pts = [searcher.ask(f"p{i}") for i in range(4)]
+            believer = [i for i in range(4) if f"p{i}" not in searcher._exploit]
+            assert len(believer) == (4 if share == 0 else 3)
+            unit = np.array([[(p["x1"] + 5) / 15, p["x2"] / 15] for p in pts])
+            dists = np.linalg.norm(unit[:, None] - unit[None], axis=-1)
+            apart = dists[np.ix_(believer, believer)][np.triu_indices(len(believer), 1)]
+            assert apart.min() > 0.02, (seed, share, pts)
+            assert dists[np.triu_indices(4, 1)].min() > 1e-4, (seed, share, pts)
+            assert len(searcher.pending) == 4
+
+
+def test_output_warp_is_monotone_and_unskews():
+    rng = np.random.default_rng(0)
+    # a plateau with a few deep values (Hartmann-like): heavily left-skewed
+    values = np.concatenate([-rng.exponential(0.05, 40), [-3.0, -2.5, -1.8]])
+    for kind in ("yeo-johnson", "none"):
+        y = warp_outputs(values, kind)
+        assert np.array_equal(np.argsort(y, kind="stable"), np.argsort(values, kind="stable"))
+        assert abs(y.mean()) < 1e-9 and y.std() == pytest.approx(1.0)
+    plain, warped = warp_outputs(values, "none"), warp_outputs(values, "yeo-johnson")
+    skew = lambda v: float(np.mean(v**3))  # noqa: E731 (standardised already)
+    assert skew(plain) < -2.0 and abs(skew(warped)) < 0.5 * abs(skew(plain))
+    # a bowl's heavy upper tail: the maximum-likelihood exponent is below the floor
+    from scipy import stats
+
+    bowl = np.concatenate([rng.exponential(1.0, 40) ** 3, [0.0]])
+    z = stats.yeojohnson(warp_outputs(bowl, "none"), lmbda=WARP_MIN_LAMBDA)
+    assert stats.yeojohnson_normmax(warp_outputs(bowl, "none")) < WARP_MIN_LAMBDA
+    assert np.allclose(warp_outputs(bowl), (z - z.mean()) / z.std())
+    # degenerate inputs stay finite
+    assert np.array_equal(warp_outputs(np.full(5, 2.0)), np.zeros(5))
+    assert np.all(np.isfinite(warp_outputs(np.array([1.0, 1e12, 1e-12, 5.0]))))
+    with pytest.raises(ValueError, match="warp"):
+        warp_outputs(values, "log")
+
+
+def test_exploitation_share_of_pending_trials():
+    """With 4 in flight, 2 are posterior-mean minimisers; never a point already known;
+    exploit_share=0 gives pure kriging believer."""
+    searcher = GPSearch(BRANIN, seed=1)
+    optimize(searcher, _branin, 15)
+    pts = [searcher.ask(f"p{i}") for i in range(4)]
+    exploit = sorted(searcher._exploit)
+    assert exploit == ["p1"], exploit  # p3 would repeat p1's minimiser: believer instead
+    # p1 minimises the posterior mean: below the mean at every observed point
+    train, values, _ = searcher._training_data()
+    X = searcher._features(np.array([searcher._encode(t) for t in train]))
+    gp = GaussianProcess(X, warp_outputs(values), searcher._theta)
+    feats = searcher._features(searcher.encoding.encode_many(pts))
+    assert gp.predict(feats[1:2]).mean[0] <= gp.predict(X).mean.min() + 1e-9
+    searcher.tell("p1", _branin(pts[1]))
+    assert not searcher._exploit  # told trials leave the set
+    off = GPSearch(BRANIN, seed=1, exploit_share=0.0)
+    optimize(off, _branin, 15)
+    for i in range(4):
+        off.ask(f"p{i}")
+    assert not off._exploit
+
+
+def test_save_restore_with_pending_trials_continues_identically():
+    a = GPSearch(BRANIN, seed=2)
+    optimize(a, _branin, 14)
+    first = [a.ask(f"q{i}") for i in range(3)]
+    assert a._exploit
+    state = json.loads(json.dumps(a.get_state()))
+    b = GPSearch(BRANIN, seed=9)
+    b.set_state(state)
+    assert b._exploit == a._exploit
+    for i, p in enumerate(first):  # finish the pending ones, keep 3 in flight
+        for s, tid in ((a, f"q{i}"), (b, f"q{i}")):
+            s.tell(tid, _branin(p))
+        pa, pb = a.ask(f"r{i}"), b.ask(f"r{i}")
+        assert pa == pb
 
 
 def test_save_restore_mid_run_continues_identically():
@@ -220,6 +292,8 @@ def test_trust_region_above_twenty_dimensions():
         {"max_train": 5},
         {"refit_every": 0},
         {"tr_dims": 0},
+        {"output_warp": "log"},
+        {"exploit_share": 1.5},
     ],
 )
 def test_bad_arguments_name_themselves(kwargs):

@@ -210,7 +210,6 @@ class GPSearch(Searcher):
         self._rows: dict[str, np.ndarray] = {}
         self.last_train_size = 0
         self._n_local = 0
-        self._greedy = False  # acquisition is the negated posterior mean while set
         self._exploit: set[str] = set()  # pending exploitation trials
         super().__init__(space, **kwargs)
 
@@ -387,11 +386,7 @@ class GPSearch(Searcher):
     ) -> Flat | None:
         """The posterior-mean minimiser, or None if it is (within 1e-3 lengthscales) a point
         already observed or in flight."""
-        self._greedy = True
-        try:
-            flat = self._maximise(gp, best, train, values, box, incumbent)
-        finally:
-            self._greedy = False
+        flat = self._maximise(gp, best, train, values, box, incumbent, greedy=True)
         if not isinstance(flat, dict):
             return None
         x = self._features(self.encoding.encode(flat)[None])
@@ -400,9 +395,12 @@ class GPSearch(Searcher):
         return flat if dist > 1e-3 else None
 
     # ------------------------------------------------------------------ acquisition
-    def _acq(self, gp: GaussianProcess, best: float, E: np.ndarray) -> np.ndarray:
+    def _acq(
+        self, gp: GaussianProcess, best: float, E: np.ndarray, greedy: bool = False
+    ) -> np.ndarray:
+        """LogEI below ``best`` or, if ``greedy``, the negated posterior mean."""
         p = gp.predict(self._features(E))
-        if self._greedy:
+        if greedy:
             return -p.mean
         return log_ei(p.mean, p.var, best)[0]
 
@@ -462,10 +460,12 @@ class GPSearch(Searcher):
         values: np.ndarray,
         box: tuple[np.ndarray, np.ndarray] | None,
         incumbent: Trial,
+        greedy: bool = False,
     ) -> Suggestion:
+        """The unseen point that maximises the acquisition (see :meth:`_acq`)."""
         flats = self._candidates(train, values, box, incumbent)
         E = self.encoding.encode_many(flats)
-        scores = self._acq(gp, best, E)
+        scores = self._acq(gp, best, E, greedy)
         order = np.argsort(-scores, kind="stable")
         # Half the starts from the global (random) candidates, so the gradient search does
         # not only polish the incumbent's neighbourhood; the rest are the overall best.
@@ -475,15 +475,15 @@ class GPSearch(Searcher):
         starts += [int(i) for i in order if int(i) not in starts][: self.n_restarts - len(starts)]
         results: list[tuple[float, Flat]] = []
         if starts and self._move.any():
-            for flat in self._gradient_search(gp, best, E[starts], box):
+            for flat in self._gradient_search(gp, best, E[starts], box, greedy):
                 results.append(
-                    (float(self._acq(gp, best, self.encoding.encode(flat)[None])[0]), flat)
+                    (float(self._acq(gp, best, self.encoding.encode(flat)[None], greedy)[0]), flat)
                 )
         for i in order[: max(self.n_restarts, 1)]:
             results.append((float(scores[i]), flats[int(i)]))
         # local search over discrete and categorical values from the best few
         results.sort(key=lambda r: -r[0])
-        polished = [self._local_search(gp, best, f, v) for v, f in results[:2]]
+        polished = [self._local_search(gp, best, f, v, greedy) for v, f in results[:2]]
         pool = polished + results + [(float(scores[i]), flats[int(i)]) for i in order]
         pool.sort(key=lambda r: -r[0])
         for _, flat in pool:
@@ -497,6 +497,7 @@ class GPSearch(Searcher):
         best: float,
         E0: np.ndarray,
         box: tuple[np.ndarray, np.ndarray] | None,
+        greedy: bool = False,
     ) -> list[Flat]:
         k, d = E0.shape
         active = ~np.isnan(E0)
@@ -516,7 +517,7 @@ class GPSearch(Searcher):
             Xk = v.reshape(k, d)
             p = gp.predict(np.hstack([Xk, ind]), grad=True)
             g: np.ndarray | None
-            if self._greedy:
+            if greedy:
                 val, g = -p.mean, None if p.dmean is None else -p.dmean
             else:
                 val, g = log_ei(p.mean, p.var, best, p.dmean, p.dvar)
@@ -577,7 +578,7 @@ class GPSearch(Searcher):
         return out
 
     def _local_search(
-        self, gp: GaussianProcess, best: float, flat: Flat, value: float
+        self, gp: GaussianProcess, best: float, flat: Flat, value: float, greedy: bool = False
     ) -> tuple[float, Flat]:
         for _ in range(5):
             nbrs = [
@@ -585,7 +586,7 @@ class GPSearch(Searcher):
             ]
             if not nbrs:
                 break
-            scores = self._acq(gp, best, self.encoding.encode_many(nbrs))
+            scores = self._acq(gp, best, self.encoding.encode_many(nbrs), greedy)
             i = int(np.argmax(scores))
             if scores[i] <= value + 1e-9:
                 break

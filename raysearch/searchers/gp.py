@@ -36,9 +36,16 @@ Each suggestion:
 6. **Acquisition.** LogEI (Ament et al. 2023) below the best observed value, maximised by
    scoring ``n_candidates`` random points (plus neighbours of the best trials), then
    multi-start L-BFGS-B over the continuous and integer columns of the ``n_restarts`` best
-   (all starts in one vectorised problem; other columns held fixed), snapping to valid
-   values, then a greedy local search over integer/ordered cells and categorical choices
-   (one-parameter neighbour moves, re-completing activated sub-spaces).
+   (all starts in one vectorised problem, 40 iterations; other columns held fixed),
+   snapping to valid values, then a greedy local search over integer/ordered cells and categorical choices
+   (one-parameter neighbour moves, re-completing activated sub-spaces). In a space without
+   conditions the random candidates are encoded straight from the unit cube in numpy and
+   only the rows that are looked at are decoded.
+
+Speed: median suggestion 39 ms at 200 observations on Hartmann6 (2-core machine; Optuna's
+GPSampler 256 ms), from ``python -m raysearch.bench hpo --suggest-time-at 200 --functions
+hartmann6 --methods gp optuna-gp``. Every ``n // 40`` steps a hyperparameter refit adds
+about 0.3 s.
 
 Above ``tr_dims`` (20) model columns, TuRBO's trust region (Eriksson et al., "Scalable
 Global Optimization via Local Bayesian Optimization", NeurIPS 2019) restricts candidates
@@ -75,7 +82,7 @@ from scipy import linalg, optimize
 from raysearch.core.searcher import Searcher, Suggestion
 from raysearch.searchers.random import sobol_block
 from raysearch.searchers.tpe import column_spec
-from raysearch.space import Categorical, Encoding
+from raysearch.space import Categorical, Encoding, Float, Normal
 from raysearch.space.space import Flat
 from raysearch.surrogates.gp import WARPS, GaussianProcess, fit_theta, log_ei, warp_outputs
 from raysearch.types import FINISHED, Trial, TrialStatus
@@ -89,6 +96,13 @@ _MAX_SOBOL_SEED = 1 << 30
 _INACTIVE = 0.5
 _TR_MIN, _TR_MAX, _TR_INIT = 2.0**-7, 1.6, 0.8
 _TR_SUCCESS = 3
+#: L-BFGS-B iterations of the acquisition search. All starts share one problem, so at 200
+#: observations 100 iterations always ran to the cap (LogEI is rugged there) and took half
+#: a suggestion's time. Measured, seeds 0-9, mean log10 regret over the 9 functions of
+#: ``python -m raysearch.bench hpo``, 100 against 40 iterations: 50 trials -1.57 against
+#: -1.55 (25 iterations: -1.58), 100 trials -2.77 against -2.82, 50 trials with 4
+#: pending -1.35 against -1.36; median suggest time at 200 observations 77 ms against 36.
+_GRAD_MAXITER = 40
 
 
 _CONTROLLER: Any = None
@@ -257,6 +271,22 @@ class GPSearch(Searcher):
             if cols[s.start].kind == "onehot"
         ]
         self._d_model = self.encoding.dim + len(self._group_cols)
+        # How a unit-cube coordinate becomes encoding columns, per entry (the encoding of
+        # ``space.from_unit(u)`` without building the assignment; see :meth:`_encode_unit`).
+        cells = {col: (edges, centres) for col, edges, centres in self._discrete}
+        self._unit_maps: list[tuple[int, Any, Any]] = []
+        for e in space.entries:
+            s = self.encoding.slices[e.name]
+            p = e.param
+            kind = cols[s.start].kind
+            if kind == "onehot":
+                self._unit_maps.append((s.start, "onehot", s.stop - s.start))
+            elif s.start in cells:
+                self._unit_maps.append((s.start, "cells", cells[s.start]))
+            elif isinstance(p, Float | Normal) and p.step is None:
+                self._unit_maps.append((s.start, "unit", None))
+            else:
+                self._unit_maps.append((s.start, "scalar", p))
 
     @property
     def uses_trust_region(self) -> bool:
@@ -413,22 +443,50 @@ class GPSearch(Searcher):
         centre = np.where(np.isnan(self._encode(incumbent)), 0.5, self._encode(incumbent))
         return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
+    def _encode_unit(self, U: np.ndarray) -> np.ndarray:
+        """``(n, d)`` encodings of ``space.from_unit(u)`` for the rows of ``U`` (one column per
+        entry) of a space without conditions, in numpy: discrete cells by their edges
+        (:func:`~raysearch.searchers.tpe.column_spec`), one-hot blocks by the choice's
+        cell, continuous floats and normals as ``u`` itself (``to_unit(from_unit(u))`` up to
+        rounding, so decoding a row gives exactly ``space.from_unit(u)``).
+        The per-assignment route (``from_unit``, then ``encode``) took 21 ms of a 90 ms
+        suggestion for 512 Hartmann6 candidates."""
+        n = len(U)
+        E = np.empty((n, self.encoding.dim))
+        for j, (col, how, data) in enumerate(self._unit_maps):
+            u = np.clip(U[:, j], 0.0, 1.0)
+            if how == "onehot":
+                idx = np.minimum((u * data).astype(int), data - 1)
+                E[:, col : col + data] = 0.0
+                E[np.arange(n), col + idx] = 1.0
+            elif how == "cells":
+                edges, centres = data
+                k = np.clip(np.searchsorted(edges, u, side="right") - 1, 0, len(centres) - 1)
+                E[:, col] = centres[k]
+            elif how == "unit":
+                E[:, col] = u
+            else:
+                E[:, col] = [data.to_unit(data.from_unit(float(v))) for v in u]
+        return E
+
     def _candidates(
         self,
         train: list[Trial],
         values: np.ndarray,
         box: tuple[np.ndarray, np.ndarray] | None,
         incumbent: Trial,
-    ) -> list[Flat]:
+    ) -> tuple[np.ndarray, list[Flat | None]]:
+        """Encoded candidates and their assignments; None stands for "decode the row" (the
+        random candidates of an unconditional space, most of which are never looked at)."""
         space = self.space
         n = self.n_candidates
-        flats: list[Flat] = []
+        built: list[Flat] = []  # assignments built one by one, encoded below
+        E_unit = np.empty((0, self.encoding.dim))  # rows encoded straight from the cube
         if box is None:
             if not space.is_conditional and len(space.entries) > 0:
-                U = self.rng.random((n, len(space.entries)))
-                flats = [space.from_unit(u) for u in U]
+                E_unit = self._encode_unit(self.rng.random((n, len(space.entries))))
             else:
-                flats = [space.sample(self.rng) for _ in range(n // 2)]
+                built = [space.sample(self.rng) for _ in range(n // 2)]
         else:
             lo, hi = box
             p_move = min(1.0, 20.0 / max(len(space.entries), 1))
@@ -443,14 +501,17 @@ class GPSearch(Searcher):
                     else:
                         u = self.rng.uniform(lo[s.start], hi[s.start])
                         flat[e.name] = e.param.from_unit(float(u))
-                flats.append(space.complete(space.prune(flat), self.rng))
+                built.append(space.complete(space.prune(flat), self.rng))
         # neighbours of the best trials (local exploitation), last in the list
         top = np.argsort(values, kind="stable")[:5]
         self._n_local = 8 * len(top)
         for i in top:
             for _ in range(8):
-                flats.append(space.mutate(train[int(i)].params, self.rng, scale=0.05))
-        return flats
+                built.append(space.mutate(train[int(i)].params, self.rng, scale=0.05))
+        E = np.vstack([E_unit, self.encoding.encode_many(built)])
+        flats: list[Flat | None] = [None] * len(E_unit)
+        flats += built
+        return E, flats
 
     def _maximise(
         self,
@@ -463,8 +524,14 @@ class GPSearch(Searcher):
         greedy: bool = False,
     ) -> Suggestion:
         """The unseen point that maximises the acquisition (see :meth:`_acq`)."""
-        flats = self._candidates(train, values, box, incumbent)
-        E = self.encoding.encode_many(flats)
+        E, flats = self._candidates(train, values, box, incumbent)
+
+        def flat_at(i: int) -> Flat:
+            flat = flats[i]
+            if flat is None:
+                flat = flats[i] = self.encoding.decode(E[i])
+            return flat
+
         scores = self._acq(gp, best, E, greedy)
         order = np.argsort(-scores, kind="stable")
         # Half the starts from the global (random) candidates, so the gradient search does
@@ -480,13 +547,16 @@ class GPSearch(Searcher):
                     (float(self._acq(gp, best, self.encoding.encode(flat)[None], greedy)[0]), flat)
                 )
         for i in order[: max(self.n_restarts, 1)]:
-            results.append((float(scores[i]), flats[int(i)]))
+            results.append((float(scores[i]), flat_at(int(i))))
         # local search over discrete and categorical values from the best few
         results.sort(key=lambda r: -r[0])
         polished = [self._local_search(gp, best, f, v, greedy) for v, f in results[:2]]
-        pool = polished + results + [(float(scores[i]), flats[int(i)]) for i in order]
+        # every candidate, by score; an int is a candidate's row, decoded when reached
+        pool: list[tuple[float, Flat | int]] = [*polished, *results]
+        pool += [(float(scores[i]), int(i)) for i in order]
         pool.sort(key=lambda r: -r[0])
-        for _, flat in pool:
+        for _, item in pool:
+            flat = flat_at(item) if isinstance(item, int) else item
             if self._cardinality is None or not self.seen(flat):
                 return flat
         return self._unseen()
@@ -515,7 +585,7 @@ class GPSearch(Searcher):
 
         def f(v: np.ndarray) -> tuple[float, np.ndarray]:
             Xk = v.reshape(k, d)
-            p = gp.predict(np.hstack([Xk, ind]), grad=True)
+            p = gp.predict(np.hstack([Xk, ind]) if ind.shape[1] else Xk, grad=True)
             g: np.ndarray | None
             if greedy:
                 val, g = -p.mean, None if p.dmean is None else -p.dmean
@@ -531,7 +601,7 @@ class GPSearch(Searcher):
             jac=True,
             method="L-BFGS-B",
             bounds=list(zip(lo.ravel(), hi.ravel())),
-            options={"maxiter": 100},
+            options={"maxiter": _GRAD_MAXITER},
         )
         Xk = np.asarray(res.x).reshape(k, d)
         Xk = np.where(active, Xk, np.nan)

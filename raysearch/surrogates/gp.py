@@ -42,6 +42,7 @@ __all__ = [
     "default_theta",
     "theta_bounds",
     "warp_outputs",
+    "yeojohnson_lambda",
 ]
 
 #: Output transforms :func:`warp_outputs` knows.
@@ -93,6 +94,56 @@ def _standardise(v: np.ndarray) -> np.ndarray:
     return (v - mu) / (sd if sd > 1e-12 else 1.0)
 
 
+def _yeojohnson(t: np.ndarray, pos: np.ndarray, lam: float) -> np.ndarray:
+    """The Yeo-Johnson transform of ``x`` from ``t = log1p(|x|)`` and ``pos = x >= 0``, in
+    :func:`scipy.stats.yeojohnson`'s own (overflow-safe) formulas."""
+    eps = np.finfo(float).eps
+    out = np.empty_like(t)
+    out[pos] = t[pos] if abs(lam) < eps else np.expm1(lam * t[pos]) / lam
+    neg = ~pos
+    if abs(lam - 2.0) > eps:
+        out[neg] = -np.expm1((2.0 - lam) * t[neg]) / (2.0 - lam)
+    else:
+        out[neg] = -t[neg]
+    return out
+
+
+def yeojohnson_lambda(x: np.ndarray) -> float:
+    """The maximum-likelihood Yeo-Johnson exponent of ``x``: the search of
+    :func:`scipy.stats.yeojohnson_normmax` (its bounds, ``fminbound``, its tolerance) with
+    the log-likelihood in plain numpy. scipy's goes through its array-API dispatch on each
+    of the ~30 evaluations: 11.7 ms against under 1 ms here for 200 values, which was 15%
+    of a GP suggestion."""
+    x = np.asarray(x, dtype=float)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("Yeo-Johnson input must be finite")
+    if np.all(x == 0):
+        return 1.0
+    n = len(x)
+    t = np.log1p(np.abs(x))
+    pos = x >= 0
+    signed = float(np.sum(np.sign(x) * t))
+    tiny = np.finfo(float).smallest_normal
+
+    def neg_llf(lam: float) -> float:
+        var = float(np.var(_yeojohnson(t, pos, lam)))
+        if not var >= tiny:
+            return math.inf
+        llf = -n / 2 * math.log(var) + (lam - 1) * signed
+        return math.inf if math.isinf(llf) else -llf
+
+    info = np.finfo(float)
+    log_eps = math.log(info.eps)
+    log1p_max_x = math.log1p(20 * float(np.max(np.abs(x))))
+    lb = (math.log(info.tiny) - log_eps) / 2 / log1p_max_x
+    ub = (math.log(info.max) + log_eps) / 2 / log1p_max_x
+    if np.all(x < 0):
+        lb, ub = 2 - ub, 2 - lb
+    elif np.any(x < 0):
+        lb, ub = max(2 - ub, lb), min(2 - lb, ub)
+    return float(optimize.fminbound(neg_llf, lb, ub, xtol=1.48e-08))
+
+
 def warp_outputs(values: np.ndarray, kind: str = "yeo-johnson") -> np.ndarray:
     """Model targets from raw objective values: standardised, then (``"yeo-johnson"``)
     passed through a Yeo-Johnson power transform with its maximum-likelihood exponent and
@@ -108,15 +159,12 @@ def warp_outputs(values: np.ndarray, kind: str = "yeo-johnson") -> np.ndarray:
     y = _standardise(np.asarray(values, dtype=float))
     if kind == "none" or len(y) < 3 or float(np.ptp(y)) == 0.0:
         return y
-    from scipy import stats
-
     with np.errstate(all="ignore"):
         try:
-            lam = max(float(stats.yeojohnson_normmax(y)), WARP_MIN_LAMBDA)
-            z = stats.yeojohnson(y, lmbda=lam)
+            lam = max(yeojohnson_lambda(y), WARP_MIN_LAMBDA)
+            z = _yeojohnson(np.log1p(np.abs(y)), y >= 0, lam)
         except (ValueError, FloatingPointError, OverflowError):
             return y
-    z = np.asarray(z, dtype=float)
     if not np.all(np.isfinite(z)) or float(np.ptp(z)) == 0.0:
         return y
     return _standardise(z)
@@ -264,6 +312,11 @@ class GaussianProcess:
         K[np.diag_indices(n)] += noise
         self.n_exact = n_exact
         self.L, _ = _cholesky(K)
+        self._Linv: np.ndarray | None = None
+        # scaled inputs and their squared norms, for the cross-distances of predict
+        self._inv_l = np.sqrt(self.inv_l2)
+        self._Xs = self.X * self._inv_l
+        self._xs2 = np.einsum("ij,ij->i", self._Xs, self._Xs)
         self.alpha = linalg.cho_solve((self.L, True), self.y, check_finite=False)
 
     @property
@@ -280,30 +333,48 @@ class GaussianProcess:
             n_exact=self.n_exact + len(yf),
         )
 
+    @property
+    def _linv(self) -> np.ndarray:
+        """``L^-1`` (lower triangular), computed once: a product with it is about half the
+        cost of a triangular solve on the small right-hand sides of the acquisition search
+        (4 points against 200 observations: 30 us against 54 us per solve)."""
+        if self._Linv is None:
+            n = self.L.shape[0]
+            self._Linv = linalg.solve_triangular(self.L, np.eye(n), lower=True, check_finite=False)
+        return self._Linv
+
     def predict(self, Z: np.ndarray, *, grad: bool = False) -> Posterior:
         """Latent posterior mean and variance at ``(m, d)`` points (and their gradients)."""
         Z = np.atleast_2d(np.asarray(Z, dtype=float))
-        r = np.sqrt(_sq_dists(Z, self.X, self.inv_l2))
-        k, g = _matern(r)
+        Zs = Z * self._inv_l
+        d2 = np.einsum("ij,ij->i", Zs, Zs)[:, None] + self._xs2[None, :] - 2.0 * (Zs @ self._Xs.T)
+        k, g = _matern(np.sqrt(np.maximum(d2, 0.0)))
         Ks = self.s * k  # (m, n)
         mean = Ks @ self.alpha
-        V = linalg.solve_triangular(self.L, Ks.T, lower=True, check_finite=False)  # (n, m)
-        var = np.maximum(self.s - np.sum(V * V, axis=0), 1e-12)
+        Linv = self._linv
+        V = Linv @ Ks.T  # (n, m) = L^-1 Ks^T
+        var = np.maximum(self.s - np.einsum("ij,ij->j", V, V), 1e-12)
         if not grad:
             return Posterior(mean, var, None, None)
-        # dKs[m, n, :] = -s g(r) (z_m - x_n) / l^2
+        # dKs[m, n, :] = -s g(r) (z_m - x_n) / l^2, so for weights A (m, n):
+        # sum_n A[m, n] dKs[m, n, :] = -s (rowsum(A) z_m - A @ X) / l^2 (no (m, n, d) array)
         G = -self.s * g  # (m, n)
-        diff = Z[:, None, :] - self.X[None, :, :]  # (m, n, d)
-        KinvKs = linalg.solve_triangular(self.L.T, V, lower=False, check_finite=False)  # (n, m)
-        dmean = np.einsum("mn,mnd->md", G * self.alpha[None, :], diff) * self.inv_l2
-        dvar = -2.0 * np.einsum("mn,mnd->md", G * KinvKs.T, diff) * self.inv_l2
+        KinvKs = Linv.T @ V  # (n, m) = K^-1 Ks^T
+        A = G * self.alpha[None, :]
+        B = G * KinvKs.T
+        dmean = (A.sum(axis=1)[:, None] * Z - A @ self.X) * self.inv_l2
+        dvar = -2.0 * (B.sum(axis=1)[:, None] * Z - B @ self.X) * self.inv_l2
         return Posterior(mean, var, dmean, dvar)
 
 
 # ----------------------------------------------------------------------------- LogEI
 _C1 = 0.5 * math.log(2 * math.pi)
 _C2 = 0.5 * math.log(math.pi / 2)
-_INV_SQRT_EPS = 1.0 / math.sqrt(np.finfo(float).eps)
+#: Below ``-_Z_ASYMPTOTIC``, ``log h`` is its asymptotic ``-z^2/2 - log(2 pi)/2 - 2 log|z|``
+#: (error ``3 / z^2``, 3e-8 here). Ament et al. switch at ``-1/sqrt(eps)`` (-6.7e7), but
+#: between -6.6e7 and -5.6e7 the middle formula rounds ``log(1 - exp(x))``'s argument up to
+#: 0 and returns NaN.
+_Z_ASYMPTOTIC = 1e4
 
 
 def _log1mexp(x: np.ndarray) -> np.ndarray:
@@ -316,16 +387,21 @@ def log_h(z: np.ndarray) -> np.ndarray:
     z = np.asarray(z, dtype=float)
     out = np.empty_like(z)
     hi = z > -1.0
-    zh = z[hi]
-    out[hi] = np.log(np.exp(-0.5 * zh * zh - _C1) + zh * np.exp(log_ndtr(zh)))
-    mid = (~hi) & (z > -_INV_SQRT_EPS)
-    zm = z[mid]
-    out[mid] = (
-        -0.5 * zm * zm - _C1 + _log1mexp(np.log(erfcx(-zm / math.sqrt(2)) * np.abs(zm)) + _C2)
-    )
-    lo = ~(hi | mid)
-    zl = z[lo]
-    out[lo] = -0.5 * zl * zl - _C1 - 2.0 * np.log(np.abs(zl))
+    lo = z <= -_Z_ASYMPTOTIC
+    mid = ~(hi | lo)
+    # Each branch only where it has points: the acquisition search calls this ~100 times a
+    # suggestion on a handful of points, mostly all in one branch.
+    if hi.any():
+        zh = z[hi]
+        out[hi] = np.log(np.exp(-0.5 * zh * zh - _C1) + zh * np.exp(log_ndtr(zh)))
+    if mid.any():
+        zm = z[mid]
+        out[mid] = (
+            -0.5 * zm * zm - _C1 + _log1mexp(np.log(erfcx(-zm / math.sqrt(2)) * np.abs(zm)) + _C2)
+        )
+    if lo.any():
+        zl = z[lo]
+        out[lo] = -0.5 * zl * zl - _C1 - 2.0 * np.log(np.abs(zl))
     return out
 
 

@@ -24,6 +24,7 @@ from raysearch.surrogates.gp import (
     log_h,
     neg_log_posterior,
     warp_outputs,
+    yeojohnson_lambda,
 )
 from raysearch.testing.conformance import SearcherConformance
 
@@ -86,6 +87,48 @@ def test_log_h_is_accurate_and_finite_far_in_the_tail():
     np.testing.assert_allclose(log_h(z), ref, rtol=1e-9)
     tail = log_h(np.array([-40.0, -1e3, -1e9]))
     assert np.all(np.isfinite(tail)) and np.all(np.diff(tail) < 0)  # naive log(h) is -inf
+    # around -1/sqrt(eps) the paper's middle formula rounds to log(0): NaN before the switch
+    band = -np.linspace(5.5e7, 6.8e7, 1001)
+    vals = log_h(band)
+    assert np.all(np.isfinite(vals)) and np.all(np.diff(vals) < 0)
+    asym = -0.5 * band**2 - 0.5 * math.log(2 * math.pi) - 2 * np.log(-band)
+    np.testing.assert_allclose(vals, asym, rtol=1e-12)
+    # both sides of the asymptotic switch agree with the exact series to 3/z^2
+    z2 = np.array([-1e4 * (1 + 1e-9), -1e4 * (1 - 1e-9)])
+    np.testing.assert_allclose(
+        log_h(z2),
+        -0.5 * z2**2 - 0.5 * math.log(2 * math.pi) - 2 * np.log(-z2) - 3 / z2**2,
+        atol=1e-7,
+    )
+
+
+def test_posterior_gradients_match_finite_differences():
+    """The mean and variance gradients (computed without the (m, n, d) difference
+    array) against central differences, for a batch of points."""
+    X, y = _data(40, 4)
+    gp = GaussianProcess(X, y, fit_theta(X, y))
+    Z = np.random.default_rng(5).random((6, 4))
+    p = gp.predict(Z, grad=True)
+    assert p.dmean is not None and p.dvar is not None
+    h = 1e-6
+    for j in range(4):
+        dz = np.zeros(4)
+        dz[j] = h
+        up, down = gp.predict(Z + dz), gp.predict(Z - dz)
+        np.testing.assert_allclose(p.dmean[:, j], (up.mean - down.mean) / (2 * h), atol=1e-5)
+        np.testing.assert_allclose(p.dvar[:, j], (up.var - down.var) / (2 * h), atol=1e-5)
+    # mean and variance through the cached L^-1 equal the textbook definitions
+    from scipy import linalg
+
+    Ks = _cross_cov(gp, Z)
+    np.testing.assert_allclose(p.mean, Ks @ linalg.cho_solve((gp.L, True), gp.y), atol=1e-10)
+    V = linalg.solve_triangular(gp.L, Ks.T, lower=True)
+    np.testing.assert_allclose(p.var, np.maximum(gp.s - (V * V).sum(axis=0), 1e-12), rtol=1e-9)
+
+
+def _cross_cov(gp: GaussianProcess, Z: np.ndarray) -> np.ndarray:
+    r = np.sqrt((((Z[:, None, :] - gp.X[None, :, :]) ** 2) * gp.inv_l2).sum(axis=2))
+    return gp.s * (1 + math.sqrt(5) * r + 5 / 3 * r**2) * np.exp(-math.sqrt(5) * r)
 
 
 def test_kriging_believer_collapses_variance_at_pending_points():
@@ -182,6 +225,62 @@ def test_output_warp_is_monotone_and_unskews():
     assert np.all(np.isfinite(warp_outputs(np.array([1.0, 1e12, 1e-12, 5.0]))))
     with pytest.raises(ValueError, match="warp"):
         warp_outputs(values, "log")
+
+
+def test_yeojohnson_exponent_equals_scipys():
+    """Our numpy search gives scipy's yeojohnson_normmax exactly (same bounds, same
+    fminbound, same log-likelihood formulas), on symmetric, skewed and one-signed data."""
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    cases = [
+        rng.standard_normal(50),
+        rng.exponential(size=80),
+        -3 * rng.exponential(size=40),
+        rng.standard_normal(200) ** 3,
+        np.array([0.0, 0.0, 1.0]),
+    ]
+    for x in cases:
+        assert yeojohnson_lambda(x) == stats.yeojohnson_normmax(x)
+    assert yeojohnson_lambda(np.zeros(4)) == 1.0
+    with pytest.raises(ValueError, match="finite"):
+        yeojohnson_lambda(np.array([1.0, np.inf]))
+
+
+def test_vectorised_candidates_equal_the_per_assignment_route():
+    """The numpy unit-to-encoding path gives the rows (to rounding) and, decoded, exactly the
+    assignments of ``space.from_unit`` then ``encode``, on every parameter kind."""
+    from raysearch.space import Normal
+
+    space = Space(
+        {
+            "lr": Float(1e-5, 1.0, log=True),
+            "frac": Float(0.0, 1.0, step=0.1),
+            "width": Int(1, 1000, log=True),
+            "depth": Int(2, 9),
+            "big": Int(0, 100_000),
+            "act": Categorical(["relu", "gelu", "tanh"]),
+            "batch": Categorical([16, 32, 64], ordered=True),
+            "shift": Normal(0.0, 2.0),
+            "grid": Float(1.0, 1e3, log=True, step=1.0),
+        }
+    )
+    s = GPSearch(space, seed=0)
+    kinds = {how for _, how, _ in s._unit_maps}
+    assert kinds == {"unit", "cells", "onehot", "scalar"}
+    U = np.random.default_rng(0).random((3000, len(space.entries)))
+    U[:5], U[5:10] = 0.0, np.nextafter(1.0, 0.0)
+    E = s._encode_unit(U)
+    ref = s.encoding.encode_many([space.from_unit(u) for u in U])
+    np.testing.assert_allclose(E, ref, rtol=0, atol=1e-12)
+    assert all(s.encoding.decode(E[i]) == space.from_unit(U[i]) for i in range(len(U)))
+    # a suggestion decodes only the rows it looks at, and is a valid assignment
+    searcher = GPSearch(space, seed=1, n_init=3, n_candidates=64, n_restarts=2)
+    for i in range(6):
+        params = searcher.ask(f"t{i}")
+        assert isinstance(params, dict) and set(params) == set(space.names)
+        assert all(space[k].contains(v) for k, v in params.items())
+        searcher.tell(f"t{i}", float(np.log(params["lr"])) + params["depth"])
 
 
 def test_exploitation_share_of_pending_trials():

@@ -37,10 +37,10 @@ Each suggestion:
    scoring ``n_candidates`` random points (plus neighbours of the best trials), then
    multi-start L-BFGS-B over the continuous and integer columns of the ``n_restarts`` best
    (all starts in one vectorised problem, 40 iterations; other columns held fixed),
-   snapping to valid values, then a greedy local search over integer/ordered cells and categorical choices
-   (one-parameter neighbour moves, re-completing activated sub-spaces). In a space without
-   conditions the random candidates are encoded straight from the unit cube in numpy and
-   only the rows that are looked at are decoded.
+   snapping to valid values, then a greedy local search over integer/ordered cells and
+   categorical choices (one-parameter neighbour moves, re-completing activated
+   sub-spaces). In a space without conditions the random candidates are encoded straight
+   from the unit cube in numpy and only the rows that are looked at are decoded.
 
 Speed: median suggestion 39 ms at 200 observations on Hartmann6 (2-core machine; Optuna's
 GPSampler 256 ms), from ``python -m raysearch.bench hpo --suggest-time-at 200 --functions

@@ -179,6 +179,20 @@ def _matern(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return k, g
 
 
+def _matern_k(r: np.ndarray) -> np.ndarray:
+    """``k(r)`` of :func:`_matern` alone (bit for bit the same values), with fewer
+    temporaries: on 552 candidates against 200 observations, the elementwise work is most
+    of a prediction."""
+    a = _SQRT5 * r
+    e = np.exp(-a)
+    a += 1.0
+    b = (5.0 / 3.0) * r
+    b *= r
+    a += b
+    a *= e
+    return a
+
+
 def _sq_dists(A: np.ndarray, B: np.ndarray, inv_l2: np.ndarray) -> np.ndarray:
     a = (A * A) @ inv_l2
     b = (B * B) @ inv_l2
@@ -304,7 +318,7 @@ class GaussianProcess:
         self.inv_l2 = np.exp(-2.0 * self.theta[:d])
         self.s = math.exp(self.theta[d])
         self.noise = math.exp(self.theta[d + 1])
-        k, _ = _matern(np.sqrt(_sq_dists(self.X, self.X, self.inv_l2)))
+        k = _matern_k(np.sqrt(_sq_dists(self.X, self.X, self.inv_l2)))
         K = self.s * k
         noise = np.full(n, self.noise)
         if n_exact:
@@ -348,7 +362,11 @@ class GaussianProcess:
         Z = np.atleast_2d(np.asarray(Z, dtype=float))
         Zs = Z * self._inv_l
         d2 = np.einsum("ij,ij->i", Zs, Zs)[:, None] + self._xs2[None, :] - 2.0 * (Zs @ self._Xs.T)
-        k, g = _matern(np.sqrt(np.maximum(d2, 0.0)))
+        r = np.sqrt(np.maximum(d2, 0.0, out=d2), out=d2)
+        if grad:
+            k, g = _matern(r)
+        else:
+            k = _matern_k(r)
         Ks = self.s * k  # (m, n)
         mean = Ks @ self.alpha
         Linv = self._linv

@@ -407,7 +407,7 @@ def log_h(z: np.ndarray) -> np.ndarray:
     hi = z > -1.0
     lo = z <= -_Z_ASYMPTOTIC
     mid = ~(hi | lo)
-    # Each branch only where it has points: the acquisition search calls this ~100 times a
+    # Each branch only where it has points: the acquisition search calls this ~50 times a
     # suggestion on a handful of points, mostly all in one branch.
     if hi.any():
         zh = z[hi]

@@ -42,8 +42,8 @@ Each suggestion:
    sub-spaces). In a space without conditions the random candidates are encoded straight
    from the unit cube in numpy and only the rows that are looked at are decoded.
 
-Speed: median suggestion 39 ms at 200 observations on Hartmann6 (2-core machine; Optuna's
-GPSampler 256 ms), from ``python -m raysearch.bench hpo --suggest-time-at 200 --functions
+Speed: median suggestion 35-38 ms at 200 observations on Hartmann6 (2-core machine; Optuna's
+GPSampler 225-256 ms), from ``python -m raysearch.bench hpo --suggest-time-at 200 --functions
 hartmann6 --methods gp optuna-gp``. Every ``n // 40`` steps a hyperparameter refit adds
 about 0.3 s.
 

@@ -34,7 +34,7 @@ import ray
 from ray import tune
 
 import raysearch
-from raysearch.demo import train_lightgbm
+from raysearch.examples.demo import train_lightgbm
 
 warnings.filterwarnings("ignore")
 logging.getLogger("ray").setLevel(logging.ERROR)
@@ -181,7 +181,7 @@ from ray import tune
 
 import raysearch
 from raysearch.bench.pbt import space_for, train_sgd
-from raysearch.lineage import plot_lineage, read_lineage
+from raysearch.schedulers.pbt.lineage import plot_lineage, read_lineage
 from raysearch.tune import PBTScheduler
 
 warnings.filterwarnings("ignore")
@@ -240,7 +240,7 @@ plot_lineage(lineage)""",
         "md",
         """## Without Ray
 
-The scheduler is an ask/tell core (`raysearch.schedulers.pbt.PBTScheduler`): the same
+The scheduler is an ask/tell core (`raysearch.schedulers.pbt.scheduler.PBTScheduler`): the same
 decisions on a simulated clock, bit for bit with the same seed, and its whole population
 is a JSON state. PB2 (`PB2Scheduler`, GP-bandit explore with a time-varying kernel) plugs in
 the same way.""",
@@ -249,7 +249,7 @@ the same way.""",
         "code",
         """import json
 
-from raysearch.schedulers.pb2 import PB2Scheduler as CorePB2
+from raysearch.schedulers.pbt.pb2 import PB2Scheduler as CorePB2
 from raysearch.testing.simulate import simulate, synthetic_curves
 from raysearch.tune.space import from_tune
 
@@ -548,7 +548,7 @@ raysearch's schedulers (`from raysearch.tune import ASHAScheduler, HyperbandSche
 * never stall with paused trials and nothing to run;
 * keep their rungs through `Tuner.restore` (`raysearch.run` adds the state callback);
 * work on any monotone resource: epochs, boosting rounds, seconds, or the **fraction of
-  training rows** (`raysearch.fidelity`).
+  training rows** (`raysearch.trainables.fidelity`).
 
 `raysearch.tune.presets.bohb` and `asha_gp` pair ASHA with a model (TPE or a GP) that learns
 from the highest rung enough trials reached. `python -m raysearch.bench multifidelity`
@@ -616,7 +616,7 @@ plt.show()""",
         """## On Ray: BOHB-style search with a data-subsample fidelity
 
 An SVM has no iteration count, so the fidelity is the share of training rows: 10%, 32%,
-100% (`raysearch.fidelity.subsample_trainable`, which also checkpoints the step so that
+100% (`raysearch.trainables.fidelity.subsample_trainable`, which also checkpoints the step so that
 paused trials resume). The `bohb` preset's TPE models the highest rung that 4 trials reached;
 ASHA (promotion variant) pauses each trial at each rung.""",
     ),
@@ -625,7 +625,7 @@ ASHA (promotion variant) pauses each trial at each rung.""",
         """from sklearn.svm import SVC
 
 from raysearch.data import load_dataset
-from raysearch.fidelity import SubsampleFidelity, subsample_trainable
+from raysearch.trainables.fidelity import SubsampleFidelity, subsample_trainable
 from raysearch.tune import presets
 
 ds = load_dataset("digits")

@@ -343,7 +343,7 @@ class AutoML:
         return space, points
 
     def _make_searcher(self, space: Any, points: list[dict[str, Any]]) -> Any:
-        from raysearch.registry import SEARCHERS
+        from raysearch.core.registry import SEARCHERS
 
         name = self.searcher if self.searcher in SEARCHERS else "random"
         if name != self.searcher:
@@ -351,7 +351,7 @@ class AutoML:
         return SEARCHERS.create(name, space=space, seed=self.seed, points_to_evaluate=points)
 
     def _make_scheduler(self, n_folds: int, n_baselines: int = 1) -> Any:
-        from raysearch.registry import SCHEDULERS
+        from raysearch.core.registry import SCHEDULERS
 
         if n_folds < 3 or "asha" not in SCHEDULERS:
             return None

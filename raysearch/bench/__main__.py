@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from raysearch.bench import BENCHMARKS
-from raysearch.registry import import_object
+from raysearch.core.registry import import_object
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -278,7 +278,7 @@ def run_one(
     if method == "hyperopt":
         return _run_hyperopt(problem, seed, n, parallel, function)
     from raysearch.core import optimize
-    from raysearch.registry import SEARCHERS
+    from raysearch.core.registry import SEARCHERS
 
     space, f, _ = problem
     searcher = SEARCHERS.create(method, seed=seed)

@@ -49,8 +49,8 @@ import numpy as np
 from raysearch.bench.report import format_table, write_json
 from raysearch.core.scheduler import FIFOScheduler, Scheduler
 from raysearch.core.searcher import Searcher
+from raysearch.core.types import Decision, Exploit, TrialStatus
 from raysearch.testing.simulate import simulate
-from raysearch.types import Decision, Exploit, TrialStatus
 
 __all__ = ["main", "TASKS", "METHODS", "load_curves", "run_method"]
 
@@ -170,8 +170,8 @@ def _lightgbm_curves(task: str, grid: str, max_t: int) -> dict[str, list[float]]
 def _mlp_curves(task: str, grid: str, max_t: int) -> dict[str, list[float]]:
     import torch
 
+    from raysearch.core.rng import torch_generator
     from raysearch.data import load_dataset
-    from raysearch.rng import torch_generator
 
     ds = load_dataset(task)
     X = ds.features.to_numpy(dtype=np.float32)

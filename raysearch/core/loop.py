@@ -20,8 +20,8 @@ import numpy as np
 
 from raysearch.core.scheduler import Scheduler
 from raysearch.core.searcher import Searcher
-from raysearch.types import Decision, Exploit, Finished, TrialStatus
-from raysearch.utils import finite_float
+from raysearch.core.types import Decision, Exploit, Finished, TrialStatus
+from raysearch.core.values import finite_float
 
 __all__ = ["optimize", "LoopResult", "TrialRecord"]
 

@@ -13,7 +13,7 @@ Drivers call, per trial::
     on_complete(trial_id, loss) | on_error(trial_id) | on_remove(trial_id)
 
 and ``choose(pending, paused)`` whenever a slot is free. Every scheduler saves and restores
-its full state as JSON (:class:`~raysearch.state.Stateful`), so an interrupted experiment
+its full state as JSON (:class:`~raysearch.core.state.Stateful`), so an interrupted experiment
 resumes with its rungs, brackets and population intact.
 """
 
@@ -25,9 +25,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from raysearch.rng import SeedLike, make_rng
-from raysearch.state import Stateful
-from raysearch.types import Decision, Exploit
+from raysearch.core.rng import SeedLike, make_rng
+from raysearch.core.state import Stateful
+from raysearch.core.types import Decision, Exploit
 
 __all__ = ["Scheduler", "FIFOScheduler"]
 

@@ -27,12 +27,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from raysearch.rng import SeedLike, make_rng
+from raysearch.core.rng import SeedLike, make_rng
+from raysearch.core.state import Stateful, to_jsonable
+from raysearch.core.types import FINISHED, Finished, Trial, TrialStatus
+from raysearch.core.values import finite_float
 from raysearch.space import Space, SpaceError
 from raysearch.space.space import Flat
-from raysearch.state import Stateful, to_jsonable
-from raysearch.types import FINISHED, Finished, Trial, TrialStatus
-from raysearch.utils import finite_float
 
 __all__ = ["Searcher", "Suggestion"]
 
@@ -134,7 +134,7 @@ class Searcher(Stateful, ABC):
     # ------------------------------------------------------------------ ask / tell
     def ask(self, trial_id: str | None = None) -> Suggestion:
         """The next flat assignment to evaluate, None if there is nothing to suggest right
-        now (ask again later), or :data:`~raysearch.types.FINISHED` if never again."""
+        now (ask again later), or :data:`~raysearch.core.types.FINISHED` if never again."""
         if trial_id is None:
             trial_id = f"trial_{self._n_asked}"
         if trial_id in self.trials:

@@ -31,10 +31,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from raysearch.core.rng import SeedLike
 from raysearch.core.scheduler import Scheduler
-from raysearch.rng import SeedLike
-from raysearch.schedulers._rungs import Rung, milestones, reached
-from raysearch.types import Decision
+from raysearch.core.types import Decision
+from raysearch.schedulers.rungs import Rung, milestones, reached
 
 __all__ = ["ASHAScheduler"]
 

@@ -21,11 +21,11 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from raysearch.core.rng import SeedLike
 from raysearch.core.scheduler import Scheduler
-from raysearch.rng import SeedLike
-from raysearch.schedulers._rungs import EPS, Rung, reached
+from raysearch.core.types import Decision
 from raysearch.schedulers.asha import _check_resources
-from raysearch.types import Decision
+from raysearch.schedulers.rungs import EPS, Rung, reached
 
 __all__ = ["HyperbandScheduler"]
 

@@ -80,12 +80,12 @@ import numpy as np
 from scipy import linalg, optimize
 
 from raysearch.core.searcher import Searcher, Suggestion
+from raysearch.core.types import FINISHED, Trial, TrialStatus
 from raysearch.searchers.random import sobol_block
 from raysearch.searchers.tpe import column_spec
 from raysearch.space import Categorical, Encoding, Float, Normal
 from raysearch.space.space import Flat
 from raysearch.surrogates.gp import WARPS, GaussianProcess, fit_theta, log_ei, warp_outputs
-from raysearch.types import FINISHED, Trial, TrialStatus
 
 __all__ = ["GPSearch", "select_training"]
 

@@ -30,9 +30,9 @@ from __future__ import annotations
 from typing import Any
 
 from raysearch.core.searcher import Searcher, Suggestion
+from raysearch.core.types import FINISHED
 from raysearch.space import Categorical
 from raysearch.space.space import Flat
-from raysearch.types import FINISHED
 
 __all__ = ["GridSearch"]
 

@@ -21,9 +21,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from raysearch.core.registry import SEARCHERS
 from raysearch.core.searcher import Searcher, Suggestion
-from raysearch.registry import SEARCHERS
-from raysearch.types import Trial, TrialStatus
+from raysearch.core.types import Trial, TrialStatus
 
 __all__ = ["MultiFidelitySearch", "fidelity_view"]
 
@@ -113,7 +113,7 @@ class MultiFidelitySearch(Searcher):
         if name in SEARCHERS:
             inner = SEARCHERS.create(name, space=self.space, seed=seed, **self.searcher_kwargs)
         else:
-            from raysearch.registry import import_object
+            from raysearch.core.registry import import_object
 
             factory = import_object(_PATHS.get(name, name))
             inner = factory(self.space, seed=seed, **self.searcher_kwargs)

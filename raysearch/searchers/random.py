@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from raysearch.core.searcher import Searcher, Suggestion
-from raysearch.types import FINISHED
+from raysearch.core.types import FINISHED
 
 __all__ = ["RandomSearch", "sobol_block"]
 

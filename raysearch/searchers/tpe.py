@@ -81,11 +81,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from raysearch.core.searcher import Searcher, Suggestion
+from raysearch.core.types import FINISHED, Trial, TrialStatus
 from raysearch.searchers.random import sobol_block
 from raysearch.space import Categorical, Entry, Param
 from raysearch.space.space import Flat
 from raysearch.surrogates.parzen import ColumnSpec, ParzenEstimator
-from raysearch.types import FINISHED, Trial, TrialStatus
 
 __all__ = ["TPESearch", "column_spec", "n_good", "bad_weights", "fidelity_step"]
 

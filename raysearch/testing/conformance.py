@@ -26,13 +26,13 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
+from raysearch.core.registry import import_object
 from raysearch.core.scheduler import Scheduler
 from raysearch.core.searcher import Searcher
-from raysearch.registry import import_object
+from raysearch.core.state import StateMismatchError
+from raysearch.core.types import FINISHED, Decision, Exploit, Finished, TrialStatus
 from raysearch.space import Categorical, Float, Int, Normal, Space, repeat, when
-from raysearch.state import StateMismatchError
 from raysearch.testing.simulate import simulate, synthetic_curves
-from raysearch.types import FINISHED, Decision, Exploit, Finished, TrialStatus
 
 __all__ = ["SearcherConformance", "SchedulerConformance", "conformance_spaces", "toy_objective"]
 

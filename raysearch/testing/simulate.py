@@ -3,7 +3,7 @@
 Every running trial advances one step per tick; ``n_workers`` trials run at once. A
 scheduler's decisions are applied as Tune applies them: STOP ends a trial, PAUSE parks it
 until ``choose`` resumes it, and a trial that reaches the end of its curve completes.
-An :class:`~raysearch.types.Exploit` makes the trial continue from the donor's state: it
+An :class:`~raysearch.core.types.Exploit` makes the trial continue from the donor's state: it
 takes the donor's step and follows the donor's curve from there (exploits a scheduler
 decides for other, paused trials come from its ``take_exploits()``, if it has one).
 The run can be cut after ``stop_after_events`` results and resumed from the returned
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from raysearch.core.scheduler import Scheduler
-from raysearch.types import Decision, Exploit
+from raysearch.core.types import Decision, Exploit
 
 __all__ = ["simulate", "synthetic_curves", "SimEvent", "SimResult"]
 

@@ -19,7 +19,7 @@ The rung logic is pure Python in :mod:`raysearch.schedulers.asha` and
 
 from __future__ import annotations
 
-from raysearch.rng import SeedLike
+from raysearch.core.rng import SeedLike
 from raysearch.schedulers import asha as core_asha
 from raysearch.schedulers import hyperband as core_hyperband
 from raysearch.tune.scheduler import TuneScheduler

@@ -14,8 +14,8 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
-from raysearch.state import atomic_write_json, read_json
-from raysearch.utils import finite_float
+from raysearch.core.state import atomic_write_json, read_json
+from raysearch.core.values import finite_float
 
 __all__ = [
     "TrialLog",

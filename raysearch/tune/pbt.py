@@ -31,7 +31,7 @@ scheduler state. Trainables must report a checkpoint at least at every perturbat
 (with every result is simplest); a member without one cannot donate.
 
 Every event is appended to ``raysearch_pbt_lineage.jsonl`` in the experiment directory
-(:mod:`raysearch.lineage`; ``raysearch pbt-lineage EXPERIMENT_DIR`` plots it).
+(:mod:`raysearch.schedulers.pbt.lineage`; ``raysearch pbt-lineage EXPERIMENT_DIR`` plots it).
 """
 
 from __future__ import annotations
@@ -50,16 +50,16 @@ from ray.tune.experiment import Trial
 from ray.tune.result import DEFAULT_METRIC
 from ray.tune.schedulers import TrialScheduler
 
+from raysearch.core.rng import SeedLike
 from raysearch.core.scheduler import Scheduler as CoreScheduler
-from raysearch.lineage import LINEAGE_FILE, LineageWriter
-from raysearch.rng import SeedLike
-from raysearch.schedulers import pb2 as core_pb2
-from raysearch.schedulers import pbt as core_pbt
+from raysearch.core.types import Exploit
+from raysearch.schedulers.pbt import pb2 as core_pb2
+from raysearch.schedulers.pbt import scheduler as core_pbt
+from raysearch.schedulers.pbt.lineage import LINEAGE_FILE, LineageWriter
 from raysearch.space import Categorical, Space
 from raysearch.tune.scheduler import _DECISIONS, TuneScheduler, _find_tune_searcher
 from raysearch.tune.searcher import sign_for_mode
 from raysearch.tune.space import from_tune
-from raysearch.types import Exploit
 
 __all__ = ["ExploitingTuneScheduler", "PBTScheduler", "PB2Scheduler", "mutation_space"]
 
@@ -665,7 +665,7 @@ class PBTScheduler(ExploitingTuneScheduler):
 
 class PB2Scheduler(ExploitingTuneScheduler):
     """Population-based bandits (PB2) for Ray Tune: PBT whose explore step is a GP-UCB
-    bandit with a time-varying kernel (see :mod:`raysearch.schedulers.pb2`).
+    bandit with a time-varying kernel (see :mod:`raysearch.schedulers.pbt.pb2`).
 
     Args:
         hyperparam_bounds: the parameters PB2 chooses, as search-space definitions (Tune

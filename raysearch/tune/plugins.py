@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from raysearch import searchers
+from raysearch.core.rng import SeedLike
 from raysearch.core.scheduler import FIFOScheduler as _CoreFIFO
-from raysearch.rng import SeedLike
 from raysearch.space import Space
 from raysearch.tune.scheduler import TuneScheduler
 from raysearch.tune.searcher import TuneSearcher

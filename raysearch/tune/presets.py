@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from raysearch.rng import SeedLike, make_rng
+from raysearch.core.rng import SeedLike, make_rng
 from raysearch.space import Space
 from raysearch.tune.asha import ASHAScheduler
 from raysearch.tune.plugins import as_space

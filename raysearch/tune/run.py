@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raysearch.core.registry import SCHEDULERS, SEARCHERS
 from raysearch.core.scheduler import Scheduler as CoreScheduler
 from raysearch.core.searcher import Searcher as CoreSearcher
-from raysearch.registry import SCHEDULERS, SEARCHERS
+from raysearch.core.values import flatten
 from raysearch.space import Space
-from raysearch.utils import flatten
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -14,7 +14,7 @@ own (the PBT adapter's pending checkpoint hand-overs) saves it with the core's t
 :meth:`TuneScheduler.adapter_state`.
 
 ``TuneScheduler(core)`` for a core that exploits (PBT, PB2) builds the adapter that carries
-out :class:`~raysearch.types.Exploit` decisions (:mod:`raysearch.tune.pbt`), so every place
+out :class:`~raysearch.core.types.Exploit` decisions (:mod:`raysearch.tune.pbt`), so every place
 that wraps a core scheduler (``raysearch.run``, experiment files) gets it.
 """
 
@@ -30,9 +30,9 @@ from ray.tune.result import DEFAULT_METRIC
 from ray.tune.schedulers import TrialScheduler
 
 from raysearch.core.scheduler import Scheduler as CoreScheduler
+from raysearch.core.types import Decision, Exploit
+from raysearch.core.values import finite_float
 from raysearch.tune.searcher import TuneSearcher, sign_for_mode
-from raysearch.types import Decision, Exploit
-from raysearch.utils import finite_float
 
 __all__ = ["TuneScheduler", "SchedulerStateCallback"]
 

@@ -34,11 +34,11 @@ from ray.tune.result import DEFAULT_METRIC
 from ray.tune.search import Searcher as _RaySearcher
 
 from raysearch.core.searcher import Searcher as CoreSearcher
+from raysearch.core.state import atomic_write_json, read_json
+from raysearch.core.types import Finished, TrialStatus
+from raysearch.core.values import finite_float
 from raysearch.space import Space, SpaceError
-from raysearch.state import atomic_write_json, read_json
 from raysearch.tune.space import from_tune, has_domains
-from raysearch.types import Finished, TrialStatus
-from raysearch.utils import finite_float
 
 __all__ = ["TuneSearcher", "sign_for_mode"]
 
@@ -323,7 +323,7 @@ def _config_from_result(result: Mapping[str, Any]) -> dict[str, Any] | None:
     flat = {k[len("config/") :]: v for k, v in result.items() if k.startswith("config/")}
     if not flat:
         return None
-    from raysearch.utils import unflatten
+    from raysearch.core.values import unflatten
 
     return unflatten(flat)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from raysearch.rng import SeedLike
+from raysearch.core.rng import SeedLike
 from raysearch.searchers.tpe import TPESearch as _CoreTPE
 from raysearch.space import Space
 from raysearch.tune.plugins import as_space

@@ -1,0 +1,274 @@
+"""Experiment files: the YAML ``raysearch run`` executes (no Ray needed to read one).
+
+::
+
+    name: lgbm-breast-cancer         # directory under storage_path; required for --resume
+    trainable: raysearch.examples.demo:train_lightgbm   # import path of a Tune trainable
+    metric: auc
+    mode: max
+    space:                           # see raysearch.space.spec for every parameter form
+      learning_rate: {float: [0.01, 0.3], log: true}
+      num_leaves: {int: [4, 128], log: true}
+    searcher: sobol                  # or {name: sobol, seed: 0, ...constructor kwargs}
+    scheduler: fifo                  # or {name: ..., ...kwargs}
+    num_samples: 40
+    time_budget_s: 600
+    resources: {cpu: 1, gpu: 0}
+    max_concurrent: 4
+    storage_path: results            # relative paths are relative to the current directory
+    seed: 0
+    max_failures: 1
+    stop: {training_iteration: 100}
+    loggers: json                    # json | all | none
+
+Files are read with ``yaml.safe_load`` and nothing in them is ever evaluated: Tune's
+``{"eval": "..."}`` form is refused anywhere in the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from raysearch.core.registry import SCHEDULERS, SEARCHERS
+from raysearch.space import Space, SpaceError, space_from_dict
+
+__all__ = ["Experiment", "ExperimentError", "load_experiment", "parse_experiment"]
+
+
+class ExperimentError(ValueError):
+    """An experiment file that cannot be run, with the key at fault in the message."""
+
+
+#: key -> (required, accepted types, description)
+_SCHEMA: dict[str, tuple[bool, tuple[type, ...], str]] = {
+    "name": (False, (str,), "experiment name (directory under storage_path)"),
+    "trainable": (True, (str,), "import path 'package.module:function'"),
+    "metric": (True, (str,), "reported metric to optimise"),
+    "mode": (True, (str,), "'min' or 'max'"),
+    "space": (True, (dict,), "the search space"),
+    "searcher": (False, (str, dict), "searcher name or {name: ..., kwargs}"),
+    "scheduler": (False, (str, dict), "scheduler name or {name: ..., kwargs}"),
+    "num_samples": (False, (int,), "number of trials"),
+    "time_budget_s": (False, (int, float), "time budget in seconds"),
+    "resources": (False, (dict,), "per-trial resources {cpu: 1, gpu: 0}"),
+    "max_concurrent": (False, (int,), "maximum concurrent trials"),
+    "storage_path": (False, (str,), "where experiments are stored"),
+    "seed": (False, (int,), "seed of the searcher/scheduler"),
+    "max_failures": (False, (int,), "retries of a failed trial"),
+    "stop": (False, (dict,), "Tune stopping criteria"),
+    "loggers": (False, (str,), "json | all | none"),
+}
+
+
+@dataclass
+class Experiment:
+    """A validated experiment file."""
+
+    trainable: str
+    metric: str
+    mode: str
+    space: Space
+    name: str | None = None
+    searcher: str = "random"
+    searcher_kwargs: dict[str, Any] = field(default_factory=dict)
+    scheduler: str | None = None
+    scheduler_kwargs: dict[str, Any] = field(default_factory=dict)
+    num_samples: int | None = None
+    time_budget_s: float | None = None
+    resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1.0})
+    max_concurrent: int | None = None
+    storage_path: str | None = None
+    seed: int | None = None
+    max_failures: int = 0
+    stop: dict[str, Any] | None = None
+    loggers: str = "json"
+    source: str | None = None
+
+    def build_searcher(self) -> Any:
+        """The core searcher this file names, bound to its space."""
+        try:
+            kwargs = {"seed": self.seed, **self.searcher_kwargs}  # the searcher's own seed wins
+            return SEARCHERS.create(self.searcher, space=self.space, **kwargs)
+        except (TypeError, ValueError) as err:
+            raise ExperimentError(
+                f"{self.source or 'experiment'}: searcher {self.searcher!r}: {err}"
+            ) from None
+
+    def build_scheduler(self) -> Any:
+        """The core scheduler this file names (None for Tune's default FIFO)."""
+        if self.scheduler is None:
+            return None
+        kwargs = dict(self.scheduler_kwargs)
+        factory = SCHEDULERS.get(self.scheduler)
+        import inspect
+
+        if self.seed is not None and "seed" in inspect.signature(factory).parameters:
+            kwargs.setdefault("seed", self.seed)
+        try:
+            return SCHEDULERS.create(self.scheduler, **kwargs)
+        except (TypeError, ValueError) as err:
+            raise ExperimentError(
+                f"{self.source or 'experiment'}: scheduler {self.scheduler!r}: {err}"
+            ) from None
+
+    def run_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`raysearch.run` (besides trainable and searcher objects)."""
+        return {
+            "metric": self.metric,
+            "mode": self.mode,
+            "num_samples": self.num_samples,
+            "time_budget_s": self.time_budget_s,
+            "resources": self.resources,
+            "max_concurrent": self.max_concurrent,
+            "storage_path": self.storage_path,
+            "name": self.name,
+            "seed": self.seed,
+            "max_failures": self.max_failures,
+            "stop": self.stop,
+            "loggers": self.loggers,
+        }
+
+
+def _reject_eval(obj: Any, where: str) -> None:
+    if isinstance(obj, Mapping):
+        if "eval" in obj:
+            raise ExperimentError(
+                f"{where}: {{'eval': ...}} is code that Ray Tune would evaluate; experiment files "
+                "are data only (use a parameter spec such as {float: [low, high]})"
+            )
+        for k, v in obj.items():
+            _reject_eval(v, f"{where}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            _reject_eval(v, f"{where}[{i}]")
+
+
+def _named(value: Any, key: str, registry_names: list[str]) -> tuple[str, dict[str, Any]]:
+    if isinstance(value, str):
+        name, kwargs = value, {}
+    else:
+        if "name" not in value:
+            raise ExperimentError(
+                f"'{key}' needs a 'name' (one of {registry_names}), got {value!r}"
+            )
+        kwargs = {k: v for k, v in value.items() if k != "name"}
+        name = value["name"]
+    if not isinstance(name, str):
+        raise ExperimentError(f"'{key}' name must be a string, got {name!r}")
+    if name.lower() not in registry_names:
+        hint = difflib.get_close_matches(name.lower(), registry_names, n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise ExperimentError(
+            f"unknown {key} {name!r}{extra} (known: {', '.join(registry_names)})"
+        )
+    return name.lower(), kwargs
+
+
+def parse_experiment(
+    data: Any, *, source: str | None = None, base_dir: str | None = None
+) -> Experiment:
+    """Validates a loaded experiment mapping.
+
+    Raises:
+        ExperimentError: naming the key at fault (unknown keys, wrong types, a bad space,
+            an unknown searcher/scheduler, an ``eval`` dict).
+    """
+    where = source or "experiment"
+    if not isinstance(data, Mapping):
+        raise ExperimentError(
+            f"{where}: an experiment file holds a mapping of keys, got {type(data).__name__}"
+        )
+    for key in data:
+        if key not in _SCHEMA:
+            hint = difflib.get_close_matches(str(key), list(_SCHEMA), n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ExperimentError(
+                f"{where}: unknown key {key!r}{extra}; allowed keys: {', '.join(_SCHEMA)}"
+            )
+    for key, (required, types, description) in _SCHEMA.items():
+        if key not in data or data[key] is None:
+            if required:
+                raise ExperimentError(f"{where}: missing required key {key!r} ({description})")
+            continue
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            if float in types and isinstance(value, int) and not isinstance(value, bool):
+                continue
+            names = " or ".join(t.__name__ for t in types)
+            raise ExperimentError(
+                f"{where}: {key!r} must be a {names} ({description}), got {value!r}"
+            )
+    _reject_eval(dict(data), where)
+    if data["mode"] not in ("min", "max"):
+        raise ExperimentError(f"{where}: 'mode' must be 'min' or 'max', got {data['mode']!r}")
+    if ":" not in data["trainable"] and "." not in data["trainable"]:
+        raise ExperimentError(
+            f"{where}: 'trainable' must be an import path like 'package.module:function', got {data['trainable']!r}"
+        )
+    try:
+        space = space_from_dict(data["space"])
+    except SpaceError as err:
+        raise ExperimentError(f"{where}: bad 'space': {err}") from None
+    if len(space) == 0:
+        raise ExperimentError(f"{where}: 'space' has no parameter to search")
+    searcher, searcher_kwargs = _named(
+        data.get("searcher") or "random", "searcher", SEARCHERS.names()
+    )
+    scheduler: str | None = None
+    scheduler_kwargs: dict[str, Any] = {}
+    if data.get("scheduler") is not None:
+        scheduler, scheduler_kwargs = _named(data["scheduler"], "scheduler", SCHEDULERS.names())
+    num_samples = data.get("num_samples")
+    if num_samples is not None and num_samples < 1 and num_samples != -1:
+        raise ExperimentError(f"{where}: 'num_samples' must be >= 1 or -1, got {num_samples}")
+    loggers = data.get("loggers", "json")
+    if loggers not in ("json", "all", "none"):
+        raise ExperimentError(f"{where}: 'loggers' must be json, all or none, got {loggers!r}")
+    resources = {str(k): float(v) for k, v in (data.get("resources") or {"cpu": 1}).items()}
+    storage_path = data.get("storage_path")
+    if storage_path and "://" not in storage_path and not os.path.isabs(storage_path):
+        storage_path = str(Path(base_dir or os.getcwd(), storage_path).resolve())
+    experiment = Experiment(
+        trainable=data["trainable"],
+        metric=data["metric"],
+        mode=data["mode"],
+        space=space,
+        name=data.get("name"),
+        searcher=searcher,
+        searcher_kwargs=searcher_kwargs,
+        scheduler=scheduler,
+        scheduler_kwargs=scheduler_kwargs,
+        num_samples=num_samples,
+        time_budget_s=data.get("time_budget_s"),
+        resources=resources,
+        max_concurrent=data.get("max_concurrent"),
+        storage_path=storage_path,
+        seed=data.get("seed"),
+        max_failures=int(data.get("max_failures", 0)),
+        stop=data.get("stop"),
+        loggers=loggers,
+        source=source,
+    )
+    experiment.build_searcher()  # unknown or mistyped searcher arguments fail here, not in Ray
+    experiment.build_scheduler()
+    return experiment
+
+
+def load_experiment(path: str | os.PathLike[str]) -> Experiment:
+    """Reads and validates an experiment YAML file (safe loader only)."""
+    path = Path(path)
+    if not path.exists():
+        raise ExperimentError(f"experiment file {str(path)!r} does not exist")
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as err:
+        raise ExperimentError(f"{path}: not valid YAML: {err}") from None
+    return parse_experiment(data, source=str(path), base_dir=os.getcwd())

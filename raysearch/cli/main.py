@@ -1,0 +1,441 @@
+"""The ``raysearch`` command line.
+
+::
+
+    raysearch run EXPERIMENT.yaml [--resume]    # run (or resume) an experiment file
+    raysearch demo                              # AutoML on a bundled data set, local Ray
+    raysearch demo-tune                         # tune LightGBM with raysearch.run on local Ray
+    raysearch automl train.csv --label y --out model_dir   # AutoML within a time budget
+    raysearch predict model_dir test.csv --out predictions.csv
+    raysearch leaderboard EXPERIMENT_DIR        # the trials of an experiment, best first
+    raysearch pbt-lineage EXPERIMENT_DIR        # plot a PBT/PB2 population's schedules (PNG)
+    raysearch submit EXPERIMENT.yaml --address http://HEAD:8265   # run it on a cluster as a Ray job
+    raysearch validate-cluster cluster/*.yaml   # check launcher YAMLs / KubeRay manifests offline
+    raysearch list                              # registered searchers and schedulers
+
+``raysearch run`` joins the cluster named by ``RAY_ADDRESS`` (as under ``ray job submit``)
+and starts a local Ray instance otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from raysearch.cli.automl import add_commands
+
+__all__ = ["main"]
+
+logger = logging.getLogger("raysearch")
+
+
+class CLIError(Exception):
+    """An error to report as one line, exit status 2."""
+
+
+def _print_board(board: Any, metric: str, top: int) -> None:
+    import pandas as pd
+
+    if board is None or len(board) == 0:
+        print("no trials")
+        return
+    columns = [c for c in board.columns if c not in ("error",)]
+    shown = board[columns].head(top)
+    with pd.option_context(
+        "display.max_columns", 30, "display.width", 160, "display.max_colwidth", 40
+    ):
+        print(shown.to_string(index=False))
+    failed = int((board["status"] != "TERMINATED").sum())
+    print(f"\n{len(board)} trials, {failed} failed; best {metric} = {board.iloc[0][metric]}")
+
+
+def _load_trainable(path: str) -> Any:
+    from raysearch.core.registry import import_object
+
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        trainable = import_object(path)
+    except ImportError as err:
+        raise CLIError(f"cannot load the trainable: {err}") from None
+    if not callable(trainable):
+        raise CLIError(f"trainable {path!r} is not a function or class")
+    module = sys.modules.get(getattr(trainable, "__module__", ""), None)
+    module_file = getattr(module, "__file__", None)
+    if module is not None and module_file and _is_local(module_file):
+        # A module from the working directory is not importable on other nodes unless the
+        # job ships the directory; pickling it by value works either way.
+        import ray.cloudpickle
+
+        ray.cloudpickle.register_pickle_by_value(module)
+    return trainable
+
+
+def _is_local(module_file: str) -> bool:
+    path = Path(module_file).resolve()
+    if "site-packages" in path.parts or "dist-packages" in path.parts:
+        return False
+    try:
+        path.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from raysearch.cli.experiment import load_experiment
+
+    experiment = load_experiment(args.experiment)
+    if args.name:
+        experiment.name = args.name
+    if args.storage_path:
+        experiment.storage_path = (
+            str(Path(args.storage_path).resolve())
+            if "://" not in args.storage_path
+            else args.storage_path
+        )
+    if args.num_samples is not None:
+        experiment.num_samples = args.num_samples
+    if args.resume and not experiment.name:
+        raise CLIError(
+            "--resume needs the experiment's name: set 'name' in the file or pass --name"
+        )
+    trainable = _load_trainable(experiment.trainable)
+
+    import raysearch
+
+    result = raysearch.run(
+        trainable,
+        experiment.space,
+        searcher=experiment.build_searcher(),
+        scheduler=experiment.build_scheduler(),
+        resume=args.resume,
+        verbose=0 if args.quiet else 1,
+        **experiment.run_kwargs(),
+    )
+    _print_board(result.leaderboard, experiment.metric, args.top)
+    print(f"experiment: {result.experiment_path}")
+    if result.best_config is None:
+        print("every trial failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_demo_tune(args: argparse.Namespace) -> int:
+    import raysearch
+    from raysearch.core.registry import SEARCHERS
+    from raysearch.examples.demo import demo_space, train_lightgbm
+    from raysearch.space import space_from_dict
+
+    space = space_from_dict({**demo_space(), "seed": args.seed})
+    print(
+        f"raysearch demo: tuning LightGBM on breast-cancer data (569 rows, 3-fold CV ROC AUC), "
+        f"{args.num_samples} trials, Sobol search, local Ray"
+    )
+    result = raysearch.run(
+        train_lightgbm,
+        space,
+        metric="auc",
+        mode="max",
+        searcher=SEARCHERS.create("sobol", seed=args.seed),
+        num_samples=args.num_samples,
+        storage_path=args.storage_path,
+        name=args.name,
+        verbose=0 if args.quiet else 1,
+    )
+    _print_board(result.leaderboard, "auc", args.top)
+    print(f"\nbest config: {result.best_config}")
+    print(
+        f"experiment: {result.experiment_path}  (raysearch leaderboard {result.experiment_path})"
+    )
+    return 0 if result.best_config is not None else 1
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from raysearch.tune.callbacks import read_experiment_info, read_trial_log
+    from raysearch.tune.run import leaderboard_frame
+
+    directory = Path(args.experiment_dir)
+    if not directory.is_dir():
+        raise CLIError(f"{str(directory)!r} is not a directory")
+    try:
+        records = read_trial_log(directory)
+    except FileNotFoundError as err:
+        raise CLIError(str(err)) from None
+    info = read_experiment_info(directory)
+    metric = args.metric or info.get("metric")
+    mode = args.mode or info.get("mode")
+    if not metric or mode not in ("min", "max"):
+        raise CLIError("the experiment does not record its metric/mode: pass --metric and --mode")
+    board = leaderboard_frame(records, metric, mode)
+    if args.csv:
+        board.to_csv(args.csv, index=False)
+        print(f"wrote {len(board)} rows to {args.csv}")
+    _print_board(board, metric, args.top)
+    return 0
+
+
+def _format_params(params: dict[str, Any]) -> str:
+    parts = []
+    for k, v in params.items():
+        parts.append(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}")
+    return ", ".join(parts)
+
+
+def cmd_pbt_lineage(args: argparse.Namespace) -> int:
+    from raysearch.schedulers.pbt.lineage import LINEAGE_FILE, plot_lineage, read_lineage
+
+    directory = Path(args.experiment_dir)
+    if not directory.is_dir():
+        raise CLIError(f"{str(directory)!r} is not a directory")
+    try:
+        lineage = read_lineage(directory)
+    except FileNotFoundError as err:
+        raise CLIError(str(err)) from None
+    best = args.member or lineage.best()
+    if best is None:
+        raise CLIError(f"{directory / LINEAGE_FILE} has no member with a score yet")
+    if best not in lineage.members():
+        raise CLIError(
+            f"no member {best!r} in the lineage (members: {', '.join(lineage.members())})"
+        )
+    out = Path(args.out) if args.out else directory / "pbt_lineage.png"
+    plot_lineage(lineage, out, member=best)
+    score = lineage.last_score(best)
+    print(
+        f"{len(lineage.members())} members, {lineage.n_exploits()} exploits; best member {best} "
+        f"({lineage.metric}={score:.6g} at {lineage.time_attr} {lineage.end_step(best):g})"
+        if score is not None
+        else f"{len(lineage.members())} members; member {best}"
+    )
+    print(f"schedule of {best} (inherited from its donors):")
+    for step, params in lineage.schedule(best):
+        print(f"  from {lineage.time_attr} {step:g}: {_format_params(params)}")
+    print(f"wrote {out}")
+    return 0
+
+
+#: Kept out of a submitted job's working directory on top of .rayignore/.gitignore: data
+#: belongs in shared storage, results in the experiment's storage_path (Ray caps a working
+#: directory at 512 MiB and uploads it to every node).
+DEFAULT_EXCLUDES = [
+    "data/",
+    "raysearch_results/",
+    "ray_results/",
+    ".venv/",
+    ".git/",
+    "__pycache__/",
+    "*.parquet",
+    "*.feather",
+    "*.npy",
+    "*.npz",
+    "*.pt",
+    "*.ckpt",
+    "*.h5",
+]
+_TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+#: How long ``raysearch submit`` waits for a freshly started head node's job agent.
+AGENT_WAIT_S = 60.0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    import time
+
+    working_dir = Path(args.working_dir).resolve()
+    experiment = Path(args.experiment).resolve()
+    try:
+        relative = experiment.relative_to(working_dir)
+    except ValueError:
+        raise CLIError(
+            f"the experiment file {str(experiment)!r} must be inside the working dir {str(working_dir)!r}"
+        ) from None
+    if not experiment.exists():
+        raise CLIError(f"experiment file {str(experiment)!r} does not exist")
+    from raysearch.cli.experiment import load_experiment
+
+    load_experiment(experiment)  # a bad file fails here, not minutes later on the cluster
+    address = args.address or os.environ.get("RAY_ADDRESS")
+    if not address:
+        raise CLIError("no cluster address: pass --address http://HEAD:8265 or set RAY_ADDRESS")
+    parts = ["raysearch", "run", str(relative), "--quiet"]
+    if args.resume:
+        parts.append("--resume")
+    for flag, value in (
+        ("--name", args.name),
+        ("--storage-path", args.storage_path),
+        ("--num-samples", args.num_samples),
+    ):
+        if value is not None:
+            parts += [flag, str(value)]
+    import shlex
+
+    from ray.job_submission import JobSubmissionClient
+
+    excludes = [*DEFAULT_EXCLUDES, *args.exclude]
+    client = JobSubmissionClient(address)
+    # A head node that has just started answers before its job agent is up ("No available
+    # agent to submit job, please try again later"): wait for it rather than fail.
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            job_id = client.submit_job(
+                entrypoint=" ".join(shlex.quote(p) for p in parts),
+                runtime_env={"working_dir": str(working_dir), "excludes": excludes},
+                submission_id=args.submission_id,
+            )
+            break
+        except RuntimeError as err:
+            if "No available agent" not in str(err) or time.monotonic() > deadline:
+                raise
+            logger.warning("the head node's job agent is not up yet; retrying: %s", err)
+            time.sleep(2.0)
+    print(f"submitted {job_id} to {address}: {' '.join(parts)}")
+    if args.no_wait:
+        return 0
+    printed = 0
+    while True:
+        raw = client.get_job_status(job_id)
+        status = str(getattr(raw, "value", raw))
+        logs = client.get_job_logs(job_id)
+        if len(logs) > printed:
+            print(logs[printed:], end="", flush=True)
+            printed = len(logs)
+        if status in _TERMINAL:
+            print(f"job {job_id}: {status}")
+            return 0 if status == "SUCCEEDED" else 1
+        time.sleep(1.0)
+
+
+def cmd_validate_cluster(args: argparse.Namespace) -> int:
+    from raysearch.cli.clusters import ClusterConfigError, validate_cluster_file
+
+    failed = 0
+    for path in args.files:
+        try:
+            kind = validate_cluster_file(path)
+            print(f"ok     {path} ({kind})")
+        except (ClusterConfigError, OSError) as err:
+            failed += 1
+            print(f"error  {err}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from raysearch.core.registry import SCHEDULERS, SEARCHERS
+
+    print("searchers: " + ", ".join(SEARCHERS.names()))
+    print("schedulers: " + ", ".join(SCHEDULERS.names()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from raysearch import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="raysearch", description="Ray-native hyperparameter search and AutoML."
+    )
+    parser.add_argument("--version", action="version", version=f"raysearch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run (or resume) an experiment file")
+    p.add_argument("experiment", help="experiment YAML file")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the experiment storage_path/name if it exists",
+    )
+    p.add_argument("--name", help="override the experiment name")
+    p.add_argument("--storage-path", help="override storage_path")
+    p.add_argument("--num-samples", type=int, help="override num_samples")
+    p.add_argument("--top", type=int, default=10, help="leaderboard rows to print (default 10)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_run)
+
+    add_commands(sub)  # automl, predict, demo (AutoML on a bundled data set)
+
+    p = sub.add_parser(
+        "demo-tune", help="tune LightGBM with raysearch.run on a bundled data set on local Ray"
+    )
+    p.add_argument("--num-samples", type=int, default=40, help="trials (default 40)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--storage-path", default=None, help="default ~/ray_results")
+    p.add_argument("--name", default=None)
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo_tune)
+
+    p = sub.add_parser("leaderboard", help="print the trials of an experiment, best first")
+    p.add_argument("experiment_dir")
+    p.add_argument("--top", type=int, default=20)
+    p.add_argument("--metric", help="default: the metric recorded with the experiment")
+    p.add_argument("--mode", choices=("min", "max"))
+    p.add_argument("--csv", help="also write the whole leaderboard to this CSV file")
+    p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser(
+        "pbt-lineage", help="plot the hyperparameter schedules of a PBT/PB2 experiment (PNG)"
+    )
+    p.add_argument("experiment_dir")
+    p.add_argument("--out", help="PNG file (default EXPERIMENT_DIR/pbt_lineage.png)")
+    p.add_argument("--member", help="the member to highlight (default: the best one)")
+    p.set_defaults(func=cmd_pbt_lineage)
+
+    p = sub.add_parser("submit", help="submit an experiment file to a Ray cluster as a job")
+    p.add_argument("experiment", help="experiment YAML file, inside the working dir")
+    p.add_argument("--address", help="the cluster's dashboard address (default RAY_ADDRESS)")
+    p.add_argument(
+        "--working-dir", default=".", help="project directory shipped with the job (default .)"
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue the experiment (raysearch run --resume)"
+    )
+    p.add_argument("--name", help="override the experiment name")
+    p.add_argument(
+        "--storage-path", help="override storage_path (must be reachable from every node)"
+    )
+    p.add_argument("--num-samples", type=int, help="override num_samples")
+    p.add_argument(
+        "--exclude", action="append", default=[], help="more paths/globs to keep out of the job"
+    )
+    p.add_argument("--submission-id", help="job id to use (default: generated)")
+    p.add_argument("--no-wait", action="store_true", help="return after submitting")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser(
+        "validate-cluster", help="check cluster-launcher YAMLs and KubeRay manifests offline"
+    )
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_validate_cluster)
+
+    p = sub.add_parser("list", help="registered searchers and schedulers")
+    p.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from raysearch.cli.experiment import ExperimentError
+    from raysearch.space import SpaceError
+
+    try:
+        code: int = args.func(args)
+    except (CLIError, ExperimentError, SpaceError) as err:
+        print(f"raysearch: error: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:  # ResourceError and argument errors from raysearch.run
+        print(f"raysearch: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("raysearch: interrupted; resume with --resume (needs a name)", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

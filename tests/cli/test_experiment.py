@@ -1,0 +1,83 @@
+"""Experiment files: validation with clear, specific errors; safe loading."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from raysearch.cli.experiment import ExperimentError, load_experiment, parse_experiment
+
+BASE = {
+    "trainable": "raysearch.examples.demo:train_lightgbm",
+    "metric": "auc",
+    "mode": "max",
+    "space": {"learning_rate": {"float": [0.01, 0.3], "log": True}, "seed": 0},
+}
+
+
+def test_valid_file_loads(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text(
+        yaml.safe_dump({**BASE, "searcher": {"name": "sobol", "seed": 1}, "storage_path": "out"})
+    )
+    exp = load_experiment(path)
+    assert exp.searcher == "sobol" and exp.searcher_kwargs == {"seed": 1}
+    assert exp.storage_path is not None and exp.storage_path.endswith("out")
+    core = exp.build_searcher()
+    assert core.space == exp.space and core.sampler == "sobol"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"metrc": "auc"}, "unknown key 'metrc' \\(did you mean 'metric'\\?\\)"),
+        ({"mode": "maximize"}, "'mode' must be 'min' or 'max'"),
+        ({"num_samples": "ten"}, "'num_samples' must be a int"),
+        ({"num_samples": 0}, "'num_samples' must be >= 1"),
+        ({"searcher": "tpee"}, "unknown searcher 'tpee'"),
+        ({"searcher": {"name": "random", "samplr": "sobol"}}, "did you mean 'sampler'"),
+        ({"searcher": {"sampler": "sobol"}}, "needs a 'name'"),
+        ({"scheduler": "asah"}, "unknown scheduler 'asah'"),
+        ({"space": {"lr": {"float": [1, 0]}}}, "bad 'space': Float needs low < high"),
+        ({"space": {"lr": {"eval": "1+1"}}}, "would evaluate"),
+        ({"stop": {"eval": "1"}}, "would evaluate"),
+        ({"space": {"seed": 0}}, "no parameter to search"),
+        ({"trainable": "train"}, "import path"),
+        ({"loggers": "csv"}, "'loggers' must be json, all or none"),
+    ],
+)
+def test_bad_files_get_specific_errors(change, message):
+    data = {**BASE, **change}
+    if "metrc" in change:
+        del data["metric"]
+    with pytest.raises(ExperimentError, match=message):
+        parse_experiment(data)
+
+
+def test_missing_required_key():
+    data = dict(BASE)
+    del data["space"]
+    with pytest.raises(ExperimentError, match="missing required key 'space'"):
+        parse_experiment(data)
+
+
+def test_safe_loader_refuses_python_tags(tmp_path):
+    path = tmp_path / "evil.yaml"
+    path.write_text(
+        "trainable: !!python/object/apply:os.system ['true']\nmetric: a\nmode: max\nspace: {}\n"
+    )
+    with pytest.raises(ExperimentError, match="not valid YAML"):
+        load_experiment(path)
+
+
+def test_missing_file():
+    with pytest.raises(ExperimentError, match="does not exist"):
+        load_experiment("/nonexistent/exp.yaml")
+
+
+def test_packaged_example_is_valid():
+    from importlib.resources import files
+
+    path = files("raysearch") / "examples" / "quickstart.yaml"
+    exp = load_experiment(str(path))
+    assert exp.metric == "auc" and exp.name == "quickstart"

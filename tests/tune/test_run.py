@@ -1,0 +1,197 @@
+"""raysearch.run on a real local Ray: leaderboard, errors, and resuming an interrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from ray import tune
+
+import raysearch
+from raysearch.tune.callbacks import TRIAL_LOG, read_trial_log
+from raysearch.tune.run import ResourceError
+from tests.helpers import trainables
+
+pytestmark = pytest.mark.ray
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_run_returns_a_sorted_leaderboard(ray_local, tmp_path):
+    result = raysearch.run(
+        trainables.flaky,
+        {"x": tune.uniform(-1, 1), "k": tune.choice([1, 2])},
+        metric="score",
+        mode="min",
+        num_samples=12,
+        seed=0,
+        storage_path=str(tmp_path),
+        name="board",
+        verbose=0,
+    )
+    board = result.leaderboard
+    assert len(board) == 12 == result.num_trials
+    ok = board[board["status"] == "TERMINATED"]["score"].dropna()
+    assert list(ok) == sorted(ok)
+    assert board.iloc[0]["score"] == ok.min()
+    assert result.num_errors == int((board["status"] == "ERROR").sum()) > 0
+    assert board[board["status"] == "ERROR"]["error"].str.contains("crashed on purpose").all()
+    assert result.best_config is not None and result.best_config["x"] == board.iloc[0]["config/x"]
+    log = read_trial_log(Path(result.experiment_path))
+    assert len(log) == 12 and {r["status"] for r in log} == {"TERMINATED", "ERROR"}
+
+
+def test_impossible_resources_are_refused(ray_local):
+    with pytest.raises(ResourceError, match="1 GPU.*no node of the Ray cluster.*0 GPU, 2 CPU"):
+        raysearch.run(
+            trainables.quadratic,
+            {"x": tune.uniform(0, 1)},
+            metric="score",
+            mode="min",
+            num_samples=1,
+            resources={"gpu": 1},
+        )
+    with pytest.raises(ResourceError, match="no node"):
+        raysearch.run(
+            trainables.quadratic,
+            {"x": tune.uniform(0, 1)},
+            metric="score",
+            mode="min",
+            num_samples=1,
+            resources={"cpu": 64},
+        )
+    with pytest.raises(ResourceError, match="must be > 0"):
+        raysearch.run(
+            trainables.quadratic,
+            {"x": tune.uniform(0, 1)},
+            metric="score",
+            mode="min",
+            num_samples=1,
+            resources={"cpu": 0},
+        )
+
+
+def test_bad_arguments_are_refused(ray_local):
+    space = {"x": tune.uniform(0, 1)}
+    with pytest.raises(ValueError, match="unknown searcher 'rnd'"):
+        raysearch.run(
+            trainables.quadratic, space, metric="score", mode="min", num_samples=1, searcher="rnd"
+        )
+    with pytest.raises(ValueError, match="mode must be"):
+        raysearch.run(trainables.quadratic, space, metric="score", mode="best", num_samples=1)
+    with pytest.raises(ValueError, match="give num_samples or time_budget_s"):
+        raysearch.run(trainables.quadratic, space, metric="score", mode="min")
+
+
+def test_metric_never_reported_gets_a_clear_error(ray_local, tmp_path):
+    with pytest.raises(ValueError, match="never reported the metric 'score'.*other"):
+        raysearch.run(
+            trainables.no_metric,
+            {"x": tune.uniform(0, 1)},
+            metric="score",
+            mode="min",
+            num_samples=2,
+            storage_path=str(tmp_path),
+            verbose=0,
+        )
+
+
+def test_grid_runs_until_finished_without_num_samples(ray_local, tmp_path):
+    result = raysearch.run(
+        trainables.quadratic,
+        {"x": tune.grid_search([0.0, 0.3, 0.6])},
+        metric="score",
+        mode="min",
+        searcher="grid",
+        storage_path=str(tmp_path),
+        verbose=0,
+    )
+    assert result.num_trials == 3 and result.best_config == {"x": 0.3}
+
+
+_SCRIPT = """
+import sys
+sys.path.insert(0, {repo!r})
+import raysearch
+from ray import tune
+from tests.helpers import trainables
+raysearch.run(trainables.sleepy, {{"x": tune.uniform(0, 1)}}, metric="score", mode="min",
+              num_samples=24, seed=0, storage_path={storage!r}, name="exp",
+              scheduler=trainables.StepLogScheduler(), checkpoint_every_s=0.2, verbose=0)
+"""
+
+
+def _experiment_state(directory: Path) -> dict:
+    files = sorted(directory.glob("experiment_state-*.json"), key=lambda p: p.name)
+    return json.loads(files[-1].read_text())
+
+
+def test_interrupted_run_resumes_without_losing_completed_trials(ray_local, tmp_path):
+    """SIGKILL the driver mid-run, resume with raysearch.run(resume=True)."""
+    storage = tmp_path / "results"
+    script = _SCRIPT.format(repo=str(REPO), storage=str(storage))
+    env = {**os.environ, "RAY_ADDRESS": "", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    log = storage / "exp" / TRIAL_LOG
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline:
+            if log.exists() and len(log.read_text().splitlines()) >= 8:
+                break
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            time.sleep(0.1)
+        else:
+            pytest.fail("the experiment did not get going")
+        time.sleep(1.0)  # at least one snapshot after these trials (every 0.2 s)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # driver and its local Ray: a hard crash
+        proc.wait()
+    directory = storage / "exp"
+    before = _experiment_state(directory)
+    done_before = {}
+    for trial_json, _ in before["trial_data"]:
+        trial = json.loads(trial_json) if isinstance(trial_json, str) else trial_json
+        if trial.get("status") == "TERMINATED":
+            done_before[trial["trial_id"]] = trial
+    assert 8 <= len(done_before) < 24, f"{len(done_before)} trials were done at the kill"
+
+    result = raysearch.run(
+        trainables.sleepy,
+        {"x": tune.uniform(0, 1)},
+        metric="score",
+        mode="min",
+        num_samples=24,
+        seed=0,
+        storage_path=str(storage),
+        name="exp",
+        resume=True,
+        scheduler=trainables.StepLogScheduler(),
+        verbose=0,
+    )
+    board = result.leaderboard
+    assert len(board) == 24 and (board["status"] == "TERMINATED").all()
+    assert set(done_before) <= set(board["trial_id"]), (
+        "a trial completed before the crash is missing"
+    )
+    # The scheduler state travelled with the experiment: it knows the trials that were
+    # finished before the crash (they were not re-run, so only the restored state has them).
+    # Newest session by the timestamp in the name, as Tune picks it (syncing refreshes mtimes).
+    states = sorted(directory.glob("callback-states-*.pkl"), key=lambda p: p.name)
+    with open(states[-1], "rb") as f:
+        callback_state = pickle.load(f)
+    steps = next(s for s in callback_state.values() if s and "raysearch_scheduler" in s)
+    known = steps["raysearch_scheduler"]["data"]["steps"]
+    assert set(done_before) <= set(known)
+    assert len(known) == 24

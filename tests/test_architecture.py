@@ -5,7 +5,9 @@ The rules (README, "Design"):
 * the core (``space``, ``core``, ``searchers``, ``schedulers``, ``surrogates``, ``nas``) never
   imports Ray, and imports torch only inside functions (``nas`` and ``surrogates``), never
   at module level;
-* Ray is imported only by the packages in :data:`RAY_PACKAGES`;
+* Ray is imported only by the packages in :data:`RAY_PACKAGES`, and at module level only by
+  ``raysearch.tune`` (the rest import it inside the functions that need it, so that
+  ``import raysearch.automl`` or ``raysearch --help`` does not start loading Ray);
 * no import cycle among module-level imports;
 * no module imports a private name (``_x``) from another module;
 * no file over 600 lines and no function over 80 lines, except those in :data:`LONG`,
@@ -22,7 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1] / "raysearch"
 CORE = ("space", "core", "searchers", "schedulers", "surrogates", "nas")
 #: the packages that may import Ray (most of them lazily, inside functions)
-RAY_PACKAGES = ("tune", "trainables", "automl", "cli", "bench", "data")
+RAY_PACKAGES = ("tune", "trainables", "automl", "cli", "bench")
 MAX_FILE_LINES = 600
 MAX_FUNCTION_LINES = 80
 #: "module" or "module:function" -> why it is longer than the limit
@@ -107,6 +109,13 @@ def test_only_the_named_packages_import_ray() -> None:
     }
     outside = sorted(m for m in found if _package(m) not in RAY_PACKAGES)
     assert not outside, f"these modules import Ray outside {RAY_PACKAGES}: {outside}"
+    eager = sorted(
+        m
+        for m in MODULES
+        if _package(m) != "tune"
+        and any(t.split(".")[0] == "ray" for t, _, _ in _imports(m, top_level_only=True))
+    )
+    assert not eager, f"only raysearch.tune may import Ray at module level: {eager}"
 
 
 def test_no_import_cycles() -> None:

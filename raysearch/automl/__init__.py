@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from raysearch.automl.api import AutoML, load_table
+from raysearch.automl.api import AutoML
 from raysearch.automl.features import DataError, TablePrep
+from raysearch.automl.files import load_table
 
 __all__ = ["AutoML", "DataError", "TablePrep", "load_table"]

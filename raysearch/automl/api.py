@@ -19,57 +19,52 @@ How ``fit`` spends the budget (every step on Ray, so a cluster's CPUs/GPUs are a
 
 Every trial gets an absolute deadline, so fit returns within the budget (the reserve for
 ensembling is kept back from the search). The data goes to Ray's object store once.
+
+This module is the estimator; ``fit``'s phases are its methods, over the pieces in
+:mod:`~raysearch.automl.search` (the folds, the space across families, the searcher and the
+scheduler), :mod:`~raysearch.automl.budget` (the ensembling reserve, ``estimate``'s figures),
+:mod:`~raysearch.automl.trials` (what runs on Ray: the trial, the store of the best models),
+:mod:`~raysearch.automl.ensemble` and :mod:`~raysearch.automl.files` (tables in, models out).
 """
 
 from __future__ import annotations
 
-import io
-import json
 import logging
-import math
 import os
 import pickle
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from raysearch._version import __version__
+from raysearch.automl.budget import (
+    baseline_fold_times,
+    cpu_slots,
+    ensemble_reserve,
+    estimate_table,
+)
 from raysearch.automl.ensemble import GreedyEnsemble, StackedEnsemble
 from raysearch.automl.features import DataError, TablePrep
+from raysearch.automl.files import load_model, load_table, save_model
 from raysearch.automl.learners import LEARNERS
 from raysearch.automl.metrics import Metric, default_metric, get_metric
+from raysearch.automl.search import (
+    Folds,
+    make_folds,
+    make_scheduler,
+    make_searcher,
+    search_space,
+    usable_families,
+)
+from raysearch.automl.trials import TRIAL_SHARE, artifact_store, import_families, trial_trainable
 
 __all__ = ["AutoML", "load_table"]
 
 logger = logging.getLogger("raysearch.automl")
-
-
-def load_table(data: Any) -> pd.DataFrame:
-    """A DataFrame from a DataFrame, a pyarrow Table, or a CSV/Parquet path."""
-    if isinstance(data, pd.DataFrame):
-        return data
-    if type(data).__module__.startswith("pyarrow"):
-        frame: pd.DataFrame = data.to_pandas()
-        return frame
-    if isinstance(data, str | os.PathLike):
-        path = Path(data)
-        if not path.exists():
-            raise DataError(f"data file {str(path)!r} does not exist")
-        suffix = "".join(path.suffixes).lower()
-        if suffix.endswith((".parquet", ".pq")):
-            return pd.read_parquet(path)
-        if suffix.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
-            return pd.read_csv(path, sep="\t" if suffix.endswith(".tsv") else ",")
-        raise DataError(f"cannot read {str(path)!r}: expected .csv, .tsv or .parquet")
-    raise DataError(
-        f"expected a pandas DataFrame, a pyarrow Table or a CSV/Parquet path, got {type(data).__name__}"
-    )
 
 
 @dataclass
@@ -87,140 +82,33 @@ class _Member:
     trial_id: str = ""
 
 
-#: the most of the search time one trial may take (see _fit_trial)
-_TRIAL_SHARE = 0.3
+@dataclass
+class FitContext:
+    """What ``fit`` learned about the table before the search; its later phases read it.
 
+    Attributes:
+        prep: the fitted :class:`TablePrep`.
+        metric: the metric, task, number of classes (0 for regression) and encoded labels.
+        folds, plan: the validation's (train, valid) row indices and its description.
+        views: the table views the families read (``native``, ``numeric``).
+        space, points: the search space and the points it evaluates first.
+    """
 
-def _fit_trial(config: dict[str, Any], data: dict[str, Any]) -> None:
-    """A Tune trial: one configuration over the validation folds (reports after each fold)."""
-    from ray import tune
+    prep: TablePrep
+    metric: Metric
+    task: str
+    n_classes: int
+    y: np.ndarray
+    folds: Folds
+    plan: str
+    views: dict[str, pd.DataFrame]
+    space: Any
+    points: list[dict[str, Any]]
 
-    spec = dict(config["learner"])
-    family = spec.pop("name")
-    learner = LEARNERS[family]
-    view = data[learner.view]
-    y, folds, task, k = data["y"], data["folds"], data["task"], data["n_classes"]
-    metric: Metric = data["metric"]
-    oof = np.full((len(y), k) if task != "regression" else len(y), np.nan)
-    models, fit_time, predict_time, scores = [], 0.0, 0.0, []
-    # A trial's own deadline: at most a share of the whole search, so that one slow
-    # configuration (low learning rate, big trees, 10 classes) cannot hold a worker for the
-    # rest of the budget and then be cut off with no usable model.
-    trial_deadline = min(data["deadline"], time.time() + data["trial_cap_s"])
-    for i, (train, valid) in enumerate(folds):
-        start = time.time()
-        # a fold with hardly any time left is not started (its trial would be incomplete and
-        # unusable anyway)
-        if start > trial_deadline or (i and start + 0.25 * fit_time / i > trial_deadline):
-            break
-        # what is left is shared among the folds still to fit (less a margin for predicting):
-        # boosting and forests stop early at their fold's deadline, so a slow configuration
-        # still completes every fold (with fewer rounds or trees) and becomes a candidate
-        fold_deadline = start + 0.85 * (trial_deadline - start) / (len(folds) - i)
-        model = learner.fit(
-            view.iloc[train],
-            y[train],
-            view.iloc[valid],
-            y[valid],
-            spec,
-            task,
-            k,
-            fold_deadline,
-            data["seed"] + i,
-            threads=data["threads"],
-        )
-        mid = time.time()
-        pred = learner.predict(model, view.iloc[valid], task, k)
-        predict_time += time.time() - mid
-        fit_time += mid - start
-        oof[valid] = pred
-        models.append(model)
-        scores.append(metric(y[valid], pred))
-        done = i + 1 == len(folds)
-        result = {"score": float(np.mean(scores)), "folds": i + 1, "family": family}
-        if done:
-            rows = np.concatenate([v for _, v in folds])
-            result["score"] = metric(y[rows], oof[rows])
-            data["store"].put.remote(
-                tune.get_context().get_trial_id(),
-                {
-                    "family": family,
-                    "config": spec,
-                    # pickled here, once: the store and the driver pass bytes around and only
-                    # the members that are used are unpickled (big boosters are slow to load)
-                    "models": pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL),
-                    "oof": oof,
-                    "score": result["score"],
-                    "fit_time": fit_time,
-                    "predict_time": predict_time,
-                },
-            )
-        tune.report(result)
-    if not scores:  # the deadline came before the first fold: say so rather than nothing
-        tune.report({"score": float("nan"), "folds": 0, "family": family})
-
-
-def _import_families(families: list[str]) -> None:
-    import importlib
-
-    modules = {
-        "lightgbm": ["lightgbm"],
-        "xgboost": ["xgboost"],
-        "mlp": ["torch", "raysearch.automl._mlp"],
-    }
-    modules.update({f: ["sklearn.ensemble"] for f in ("extra_trees", "random_forest")})
-    for family in families:
-        for module in modules.get(family, []):
-            try:
-                importlib.import_module(module)
-            except ImportError:  # reported by the trial that needs it
-                pass
-
-
-def _artifact_store() -> Any:
-    import ray
-
-    @ray.remote(num_cpus=0)
-    class ArtifactStore:
-        """Keeps the fold models and out-of-fold predictions of the best trials."""
-
-        def __init__(self, keep: int, higher_is_better: bool, per_family: int = 3) -> None:
-            self.keep = keep
-            self.per_family = per_family
-            self.sign = -1.0 if higher_is_better else 1.0
-            self.items: dict[str, dict[str, Any]] = {}
-
-        def put(self, trial_id: str, payload: dict[str, Any]) -> None:
-            if not math.isfinite(payload["score"]):
-                return
-            self.items[trial_id] = payload
-            if len(self.items) <= self.keep:
-                return
-            # Evict the worst model that is not among the best few of its family: one strong
-            # family must not crowd the others out of the leaderboard and the ensemble,
-            # which gains most from diverse members.
-            ranked = sorted(self.items, key=lambda t: self.sign * self.items[t]["score"])
-            seen: dict[str, int] = {}
-            evictable = []
-            for t in ranked:
-                family = self.items[t]["family"]
-                seen[family] = seen.get(family, 0) + 1
-                if seen[family] > self.per_family:
-                    evictable.append(t)
-            del self.items[(evictable or ranked)[-1]]
-
-        def summary(self) -> dict[str, dict[str, Any]]:
-            """Everything but the fold models (scores, configs, out-of-fold predictions)."""
-            return {
-                t: {k: v for k, v in p.items() if k != "models"} for t, p in self.items.items()
-            }
-
-        def models(self, trial_ids: list[str]) -> dict[str, bytes]:
-            """The pickled fold models of these trials (only the ensemble's are fetched: a
-            forest's folds can be tens of MB)."""
-            return {t: self.items[t]["models"] for t in trial_ids}
-
-    return ArtifactStore
+    @property
+    def valid_rows(self) -> np.ndarray:
+        """The validation rows of every fold (the out-of-fold rows), fold after fold."""
+        return np.concatenate([v for _, v in self.folds])
 
 
 class AutoML:
@@ -297,95 +185,29 @@ class AutoML:
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
-    def _folds(self, y: np.ndarray, task: str) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
-        from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-
-        n = len(y)
-        stratify = task != "regression" and np.bincount(y.astype(int)).min() >= self.n_folds
-        if n <= self.cv_max_rows:
-            splitter = (StratifiedKFold if stratify else KFold)(
-                self.n_folds, shuffle=True, random_state=self.seed
-            )
-            return [
-                (tr, va) for tr, va in splitter.split(np.zeros(n), y)
-            ], f"{self.n_folds}-fold cross-validation"
-        idx = np.arange(n)
-        train, valid = train_test_split(
-            idx,
-            test_size=min(0.2, 10_000 / n),
-            random_state=self.seed,
-            stratify=y if stratify else None,
-        )
-        return [(np.sort(train), np.sort(valid))], f"holdout ({len(valid)} rows)"
-
-    def _space(self, n_rows: int, task: str) -> tuple[Any, list[dict[str, Any]]]:
-        from raysearch.space import Categorical, Space
-        from raysearch.space.spec import obj_from_spec
-
-        families = [
-            f
-            for f in self.families
-            if LEARNERS[f].max_rows is None or n_rows <= (LEARNERS[f].max_rows or 0)
-        ]
-        if not families:
-            raise DataError(f"no model family can handle {n_rows} rows among {self.families}")
-        options = [{"name": f, **obj_from_spec(LEARNERS[f].space(n_rows, task))} for f in families]
-        space = Space({"learner": Categorical(options)})
-        by_cost = sorted(families, key=lambda f: LEARNERS[f].relative_cost)
-        points = [
-            {"learner": {"name": f, **LEARNERS[f].portfolio(n_rows, task)[0]}} for f in by_cost
-        ]
-        points += [
-            {"learner": {"name": f, **cfg}}
-            for f in by_cost
-            for cfg in LEARNERS[f].portfolio(n_rows, task)[1:]
-        ]
-        return space, points
-
-    def _make_searcher(self, space: Any, points: list[dict[str, Any]]) -> Any:
-        from raysearch.core.registry import SEARCHERS
-
-        name = self.searcher if self.searcher in SEARCHERS else "random"
-        if name != self.searcher:
-            logger.info("searcher %r is not available; using random search", self.searcher)
-        return SEARCHERS.create(name, space=space, seed=self.seed, points_to_evaluate=points)
-
-    def _make_scheduler(self, n_folds: int, n_baselines: int = 1) -> Any:
-        from raysearch.core.registry import SCHEDULERS
-
-        if n_folds < 3 or "asha" not in SCHEDULERS:
-            return None
-        try:
-            return SCHEDULERS.create(
-                "asha",
-                seed=self.seed,
-                max_t=n_folds,
-                grace_period=1,
-                reduction_factor=3,
-                min_samples=max(1, n_baselines),  # the baselines all finish
-            )
-        except (TypeError, ValueError) as err:  # a scheduler with other argument names
-            logger.info("not using ASHA on folds: %s", err)
-            return None
-
-    def fit(self, data: Any) -> AutoML:
-        """Searches models for ``data`` within ``time_budget_s`` (see the module docstring)."""
-        import ray
-
-        import raysearch
-        from raysearch.tune.run import init_ray
-
-        start = time.time()
-        deadline = start + self.time_budget_s
+    def _read(self, data: Any) -> tuple[pd.DataFrame, TablePrep, str]:
+        """The table of ``data``, its :class:`TablePrep` fitted on it and the task."""
         frame = load_table(data)
         prep = TablePrep(self.label, self.problem_type).fit(frame)  # type: ignore[arg-type]
         task = prep.problem_type_
         assert task is not None
-        metric = get_metric(self.metric or default_metric(task), task)
+        return frame, prep, task
+
+    def _rows(
+        self, frame: pd.DataFrame, prep: TablePrep, task: str
+    ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, Folds, str]:
+        """The labelled rows, their encoded labels, the features, the folds and their name."""
         frame = frame[frame[self.label].notna()]
         y = prep.encode_label(frame[self.label])
         X = frame.drop(columns=[self.label])
-        folds, plan = self._folds(y, task)
+        folds, plan = make_folds(y, task, self.n_folds, self.cv_max_rows, self.seed)
+        return frame, y, X, folds, plan
+
+    def _prepare(self, data: Any) -> FitContext:
+        """Reads and prepares the table, chooses the validation and the search space."""
+        frame, prep, task = self._read(data)
+        metric = get_metric(self.metric or default_metric(task), task)
+        frame, y, X, folds, plan = self._rows(frame, prep, task)
         sample_rng = np.random.default_rng(self.seed)
         keep = sample_rng.choice(len(frame), min(len(frame), 2000), replace=False)
         self._train_sample = frame.iloc[np.sort(keep)]
@@ -399,7 +221,7 @@ class AutoML:
             ),
         }
         k = len(prep.classes_ or [])
-        space, points = self._space(len(y), task)
+        space, points = search_space(self.families, len(y), task)
         if self.verbose:
             logger.info(
                 "%s %s, %d rows x %d columns, %s, metric %s, budget %.0f s",
@@ -411,49 +233,29 @@ class AutoML:
                 metric.name,
                 self.time_budget_s,
             )
-        # Unpickling the trials' models imports their libraries in this process; do it while
-        # the search runs instead of after it (torch alone takes seconds).
-        warmup = threading.Thread(target=_import_families, args=(self.families,), daemon=True)
-        warmup.start()
-        init_ray()
-        prepared = time.time()
-        # Keep back what ensembling will cost: ~rounds x candidates metric evaluations.
-        rows_all = np.concatenate([v for _, v in folds])
-        probe = (
-            np.zeros((len(rows_all), k)) + 1.0 / max(k, 1)
-            if task != "regression"
-            else np.zeros(len(rows_all))
-        )
-        if task != "regression":
-            probe[:, 0] += 1e-3
-        metric.loss(y[rows_all], probe)  # the first call pays for imports
-        tick = time.time()
-        metric.loss(y[rows_all], probe)
-        per_call = time.time() - tick
-        # ... plus Tune's stop after its timeout (measured 1-4 s on a busy 2-core machine)
-        # and collecting the kept models.
-        reserve = (
-            2.5 + 0.06 * self.time_budget_s + min(20 * 40 * per_call, 0.2 * self.time_budget_s)
-        )
-        search_deadline = deadline - reserve
-        store = _artifact_store().remote(keep=25, higher_is_better=metric.higher_is_better)
+        return FitContext(prep, metric, task, k, y, folds, plan, views, space, points)
+
+    def _search(
+        self, ctx: FitContext, store: Any, search_deadline: float, start: float
+    ) -> pd.DataFrame:
+        """Runs the search on Ray Tune until ``search_deadline``; returns its leaderboard."""
+        import raysearch
+
         threads = max(1, int(self.resources.get("cpu", 1)))
         payload = {
-            **views,
-            "y": y,
-            "folds": folds,
-            "task": task,
-            "n_classes": k,
-            "metric": metric,
+            **ctx.views,
+            "y": ctx.y,
+            "folds": ctx.folds,
+            "task": ctx.task,
+            "n_classes": ctx.n_classes,
+            "metric": ctx.metric,
             "deadline": search_deadline,
-            "trial_cap_s": max(1.0, _TRIAL_SHARE * (search_deadline - time.time())),
+            "trial_cap_s": max(1.0, TRIAL_SHARE * (search_deadline - time.time())),
             "seed": self.seed,
             "store": store,
             "threads": threads,
         }
-        from ray import tune
-
-        trainable = tune.with_parameters(_fit_trial, data=payload)
+        trainable = trial_trainable(payload)
         budget_left = search_deadline - time.time()
         if budget_left <= 1.0:
             raise ValueError(
@@ -462,11 +264,11 @@ class AutoML:
         with tempfile.TemporaryDirectory(prefix="raysearch-automl-") as storage:
             result = raysearch.run(
                 trainable,
-                space,
+                ctx.space,
                 metric="score",
-                mode=metric.mode,
-                searcher=self._make_searcher(space, points),
-                scheduler=self._make_scheduler(len(folds), len(points)),
+                mode=ctx.metric.mode,
+                searcher=make_searcher(self.searcher, ctx.space, ctx.points, self.seed),
+                scheduler=make_scheduler(len(ctx.folds), len(ctx.points), self.seed),
                 time_budget_s=budget_left,
                 num_samples=-1,
                 resources=self.resources,
@@ -475,12 +277,36 @@ class AutoML:
                 checkpoint_every_s=None,
                 verbose=self.verbose,
             )
+        board: pd.DataFrame = result.leaderboard
+        return board
+
+    def fit(self, data: Any) -> AutoML:
+        """Searches models for ``data`` within ``time_budget_s`` (see the module docstring)."""
+        import ray
+
+        from raysearch.tune.resources import init_ray
+
+        start = time.time()
+        deadline = start + self.time_budget_s
+        ctx = self._prepare(data)
+        # Unpickling the trials' models imports their libraries in this process; do it while
+        # the search runs instead of after it (torch alone takes seconds).
+        warmup = threading.Thread(target=import_families, args=(self.families,), daemon=True)
+        warmup.start()
+        init_ray()
+        prepared = time.time()
+        reserve = ensemble_reserve(
+            ctx.metric, ctx.y[ctx.valid_rows], ctx.n_classes, ctx.task, self.time_budget_s
+        )
+        search_deadline = deadline - reserve
+        store = artifact_store().remote(keep=25, higher_is_better=ctx.metric.higher_is_better)
+        board = self._search(ctx, store, search_deadline, start)
         searched = time.time()
         warmup.join()
         items = ray.get(store.summary.remote())
         collected = time.time()
         try:
-            self._finish(items, result.leaderboard, prep, metric, task, k, y, folds, plan)
+            self._finish(items, board, ctx)
             used = [m for m in self.members_.values() if self._used(m)]
             fetched = ray.get(store.models.remote([m.trial_id for m in used]))
             for m in used:
@@ -493,7 +319,7 @@ class AutoML:
             logger.info(
                 "AutoML: best %s %s = %.6g (%d trials, %d models kept) in %.1f s",
                 top["model"],
-                metric.name,
+                ctx.metric.name,
                 top["score"],
                 len(self.trials_),
                 len(self.members_),
@@ -507,11 +333,14 @@ class AutoML:
         }
         return self
 
-    def _finish(self, items, board, prep, metric, task, k, y, folds, plan):  # type: ignore[no-untyped-def]
+    def _finish(
+        self, items: dict[str, dict[str, Any]], board: pd.DataFrame, ctx: FitContext
+    ) -> None:
+        """The fitted state from the kept trials: members, ensemble, leaderboard."""
         if not items:
             raise RuntimeError(
                 "no model finished within the time budget; raise time_budget_s "
-                f"(it was {self.time_budget_s} s for {len(y)} rows)"
+                f"(it was {self.time_budget_s} s for {len(ctx.y)} rows)"
             )
         members = []
         for trial_id, item in items.items():
@@ -528,33 +357,47 @@ class AutoML:
                     trial_id,
                 )
             )
+        metric = ctx.metric
         sign = -1.0 if metric.higher_is_better else 1.0
         members.sort(key=lambda m: sign * m.score)
-        rows = np.concatenate([v for _, v in folds])
-        self.prep_, self.metric_, self.task_, self.n_classes_ = prep, metric, task, k
-        self.validation_ = plan
+        self.prep_, self.metric_ = ctx.prep, metric
+        self.task_, self.n_classes_ = ctx.task, ctx.n_classes
+        self.validation_ = ctx.plan
         self.members_ = {m.name: m for m in members}
         self.weights_: dict[str, float] = {members[0].name: 1.0}
         self.stack_: StackedEnsemble | None = None
         self.ensemble_score_: float | None = None
         best = members[0]
         if self.ensemble and len(members) > 1:
-            preds = {m.name: m.oof[rows] for m in members if m.oof is not None}
-            if self.ensemble == "greedy":
-                greedy = GreedyEnsemble().fit(preds, y[rows], metric.loss, rounds=40)
-                if greedy.loss < metric.loss(y[rows], best.oof[rows]) - 1e-12:  # type: ignore[index]
-                    self.weights_ = greedy.weights
-                    self.ensemble_score_ = sign * greedy.loss
-            else:
-                stack = StackedEnsemble(classification=task != "regression", seed=self.seed)
-                stack.fit(preds, y[rows], metric.loss)
-                if stack.loss < metric.loss(y[rows], best.oof[rows]):  # type: ignore[index]
-                    self.stack_ = stack
-                    self.ensemble_score_ = sign * stack.loss
+            self._ensemble(members, ctx)
         for m in members:
             m.oof = None  # not needed for prediction; keeps saved models small
         self.best_config_ = {"family": best.family, **best.config}
-        self.classes_ = None if task == "regression" else list(prep.classes_)
+        self.classes_ = None if ctx.task == "regression" else list(ctx.prep.classes_ or [])
+        self.leaderboard_ = self._leaderboard(members)
+        self.trials_ = board
+
+    def _ensemble(self, members: list[_Member], ctx: FitContext) -> None:
+        """Keeps the greedy ensemble or the stack when it beats the best model out of fold."""
+        metric, sign = ctx.metric, -1.0 if ctx.metric.higher_is_better else 1.0
+        rows = ctx.valid_rows
+        y = ctx.y[rows]
+        preds = {m.name: m.oof[rows] for m in members if m.oof is not None}
+        best = preds[members[0].name]
+        if self.ensemble == "greedy":
+            greedy = GreedyEnsemble().fit(preds, y, metric.loss, rounds=40)
+            if greedy.loss < metric.loss(y, best) - 1e-12:
+                self.weights_ = greedy.weights
+                self.ensemble_score_ = sign * greedy.loss
+        else:
+            stack = StackedEnsemble(classification=ctx.task != "regression", seed=self.seed)
+            stack.fit(preds, y, metric.loss)
+            if stack.loss < metric.loss(y, best):
+                self.stack_ = stack
+                self.ensemble_score_ = sign * stack.loss
+
+    def _leaderboard(self, members: list[_Member]) -> pd.DataFrame:
+        """One row per kept model (and the ensemble's, if used), best first."""
         records = []
         for m in members:
             records.append(
@@ -581,10 +424,9 @@ class AutoML:
                 }
             )
         board_frame = pd.DataFrame(records)
-        self.leaderboard_ = board_frame.sort_values(
-            "score", ascending=not metric.higher_is_better, kind="stable"
+        return board_frame.sort_values(
+            "score", ascending=not self.metric_.higher_is_better, kind="stable"
         ).reset_index(drop=True)
-        self.trials_ = board
 
     # ------------------------------------------------------------------ budget estimate
     def estimate(self, data: Any, time_budget_s: float | None = None) -> pd.DataFrame:
@@ -599,77 +441,16 @@ class AutoML:
         """
         budget = float(time_budget_s or self.time_budget_s)
         start = time.time()
-        frame = load_table(data)
-        prep = TablePrep(self.label, self.problem_type).fit(frame)  # type: ignore[arg-type]
-        task = prep.problem_type_
-        assert task is not None
-        frame = frame[frame[self.label].notna()]
-        y = prep.encode_label(frame[self.label])
-        X = frame.drop(columns=[self.label])
-        folds, plan = self._folds(y, task)
+        frame, prep, task = self._read(data)
+        frame, y, X, folds, plan = self._rows(frame, prep, task)
         views = {"native": prep.transform_native(X), "numeric": prep.transform_numeric(X)}
         k = len(prep.classes_ or [])
         prepare_s = time.time() - start
-        train, valid = folds[0]
-        rows = []
-        families = [
-            f
-            for f in self.families
-            if LEARNERS[f].max_rows is None or len(y) <= (LEARNERS[f].max_rows or 0)
-        ]
-        _import_families(families)  # time the fits, not the first import of their libraries
-        for family in families:
-            learner = LEARNERS[family]
-            view = views[learner.view]
-            timings: list[float] = []
-            # A second fit when the first was quick: the first pays one-off costs (thread
-            # pools, kernels) that the search's trials, in warm workers, do not.
-            while not timings or (len(timings) == 1 and timings[0] < 2.0):
-                tick = time.time()
-                learner.fit(
-                    view.iloc[train],
-                    y[train],
-                    view.iloc[valid],
-                    y[valid],
-                    learner.portfolio(len(y), task)[0],
-                    task,
-                    k,
-                    time.time() + budget,
-                    self.seed,
-                )
-                timings.append(time.time() - tick)
-            rows.append({"family": family, "baseline_fold_s": min(timings)})
-        slots = self._slots()
-        search_s = max(
-            0.0, budget - prepare_s - 3.0 - (2.5 + 0.12 * budget)
-        )  # Ray start, Tune's stop, ensemble reserve
-        out = pd.DataFrame(rows)
-        out["trial_s"] = out["baseline_fold_s"] * len(folds)
-        out["trials_if_alone"] = np.floor(slots * search_s / out["trial_s"]).astype(int)
-        out["expected_trials"] = np.floor(out["trials_if_alone"] / len(out)).astype(int)
-        total = {
-            "family": "total",
-            "baseline_fold_s": float(out["baseline_fold_s"].sum()),
-            "trial_s": float(out["trial_s"].mean()),
-            "trials_if_alone": int(slots * search_s / float(out["trial_s"].mean())),
-            "expected_trials": int(out["expected_trials"].sum()),
-        }
-        out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
-        out.attrs.update(
-            {"validation": plan, "slots": slots, "search_s": search_s, "budget_s": budget}
-        )
-        return out
-
-    def _slots(self) -> int:
-        cpus_per_trial = max(float(self.resources.get("cpu", 1.0)), 1e-9)
-        try:
-            import ray
-
-            if ray.is_initialized():
-                return max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_trial))
-        except Exception:  # no Ray: count this machine's CPUs
-            pass
-        return max(1, int((os.cpu_count() or 1) // cpus_per_trial))
+        families = usable_families(self.families, len(y))
+        import_families(families)  # time the fits, not the first import of their libraries
+        rows = baseline_fold_times(families, views, y, folds[0], task, k, budget, self.seed)
+        slots = cpu_slots(self.resources)
+        return estimate_table(rows, len(folds), plan, budget, prepare_s, slots)
 
     # ------------------------------------------------------------------ predict
     def _used(self, member: _Member) -> bool:
@@ -768,41 +549,16 @@ class AutoML:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the fitted model to the directory ``path`` (created)."""
         self._check_fitted()
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        pickle.dump(self, buffer, protocol=pickle.HIGHEST_PROTOCOL)
-        (directory / "automl.pkl").write_bytes(buffer.getvalue())
         info = {
-            "raysearch": __version__,
             "label": self.label,
             "metric": self.metric_.name,
             "problem_type": self.task_,
             "classes": [str(c) for c in self.classes_ or []],
             "members": {n: w for n, w in self.weights_.items()},
         }
-        (directory / "info.json").write_text(json.dumps(info, indent=2))
+        save_model(self, path, info)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> AutoML:
         """Reads a model written by :meth:`save`."""
-        directory = Path(path)
-        file = directory / "automl.pkl"
-        if not file.exists():
-            raise FileNotFoundError(
-                f"no saved AutoML model in {str(directory)!r} (automl.pkl missing)"
-            )
-        info = (
-            json.loads((directory / "info.json").read_text())
-            if (directory / "info.json").exists()
-            else {}
-        )
-        if info.get("raysearch") not in (None, __version__):
-            logger.warning(
-                "model saved by raysearch %s, loading with %s", info.get("raysearch"), __version__
-            )
-        with open(file, "rb") as f:
-            model = pickle.load(f)
-        if not isinstance(model, cls):
-            raise TypeError(f"{str(file)!r} does not hold a raysearch AutoML model")
-        return model
+        return load_model(path, cls)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Learner", "LEARNERS", "learner_names"]
+__all__ = ["Learner", "LEARNERS", "learner_names", "predict"]
 
 Task = str
 
@@ -49,7 +49,8 @@ def _proba(model: Any, X: pd.DataFrame, n_classes: int) -> np.ndarray:
     return out
 
 
-def _predict(model: Any, X: pd.DataFrame, task: Task, n_classes: int) -> np.ndarray:
+def predict(model: Any, X: pd.DataFrame, task: Task, n_classes: int) -> np.ndarray:
+    """A scikit-learn style model's values (regression) or class probabilities ``(n, k)``."""
     if task == "regression":
         return np.asarray(model.predict(X), dtype=float)
     return _proba(model, X, n_classes)
@@ -311,20 +312,20 @@ def _mlp_space(n: int, task: Task) -> dict[str, Any]:
 
 
 def _mlp_fit(*args: Any, **kwargs: Any) -> Any:
-    from raysearch.automl._mlp import fit_mlp  # torch is imported only when an MLP is trained
+    from raysearch.automl.mlp import fit_mlp  # torch is imported only when an MLP is trained
 
     return fit_mlp(*args, **kwargs)
 
 
 def _mlp_predict(model: Any, X: pd.DataFrame, task: Task, n_classes: int) -> np.ndarray:
-    from raysearch.automl._mlp import predict_mlp
+    from raysearch.automl.mlp import predict_mlp
 
     return predict_mlp(model, X, task, n_classes)
 
 
 LEARNERS: dict[str, Learner] = {
     "lightgbm": Learner(
-        "lightgbm", "native", 1.0, _lgbm_portfolio, _lgbm_space, _lgbm_fit, _predict
+        "lightgbm", "native", 1.0, _lgbm_portfolio, _lgbm_space, _lgbm_fit, predict
     ),
     "xgboost": Learner(
         "xgboost", "native", 1.5, _xgb_portfolio, _xgb_space, _xgb_fit, _xgb_predict
@@ -336,7 +337,7 @@ LEARNERS: dict[str, Learner] = {
         _forest_portfolio,
         _forest_space,
         _forest_fit("extra_trees"),
-        _predict,
+        predict,
     ),
     "random_forest": Learner(
         "random_forest",
@@ -345,13 +346,13 @@ LEARNERS: dict[str, Learner] = {
         _forest_portfolio,
         _forest_space,
         _forest_fit("random_forest"),
-        _predict,
+        predict,
     ),
     "linear": Learner(
-        "linear", "numeric", 0.3, _linear_portfolio, _linear_space, _linear_fit, _predict
+        "linear", "numeric", 0.3, _linear_portfolio, _linear_space, _linear_fit, predict
     ),
     "knn": Learner(
-        "knn", "numeric", 0.5, _knn_portfolio, _knn_space, _knn_fit, _predict, max_rows=30_000
+        "knn", "numeric", 0.5, _knn_portfolio, _knn_space, _knn_fit, predict, max_rows=30_000
     ),
     "mlp": Learner("mlp", "numeric", 3.0, _mlp_portfolio, _mlp_space, _mlp_fit, _mlp_predict),
 }

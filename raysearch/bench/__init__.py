@@ -2,7 +2,8 @@
 
 Each benchmark measures raysearch side by side with its peers in one run and prints a
 table (``--json PATH`` also writes the numbers). Speed and quality targets live here, not
-in unit tests.
+in unit tests. :mod:`.report` holds the table and JSON output they share, :mod:`.common`
+their parser, common options and local Ray start.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from raysearch.bench.common import add_json_option
 from raysearch.bench.functions import PROBLEMS, Problem
 from raysearch.bench.report import format_table, write_json
 from raysearch.space import Categorical, Int, Space
@@ -319,7 +320,7 @@ def _suggest_time(a: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m raysearch.bench hpo", description=__doc__)
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     ap.add_argument("--functions", nargs="+", default=list(PROBLEMS), choices=[*PROBLEMS, *REAL])
@@ -335,15 +336,14 @@ def main(argv: list[str] | None = None) -> int:
         help="instead of the table: each method's median suggest time over suggestions "
         "N..N+19 of one sequential Hartmann6 (6-d) run (the first function given)",
     )
-    ap.add_argument("--json", help="also write the numbers here")
+    add_json_option(ap, "also write the numbers here")
     ap.add_argument("--progress", action="store_true", help="log each finished run")
-    a = ap.parse_args(argv)
-    if a.progress:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")  # small matrices: threads only contend
-    if a.suggest_time_at is not None:
-        return _suggest_time(a)
+    return ap
+
+
+def _run_jobs(a: argparse.Namespace) -> list[tuple[tuple[str, str, int, int, int], Any]]:
+    """Every (method, function, seed, parallel) run at the largest budget, in ``a.procs``
+    spawned processes: (job, result or error message) in completion order."""
     n_max = max(a.budget)
     jobs = [
         (m, fn, s, n_max, p)
@@ -352,7 +352,6 @@ def main(argv: list[str] | None = None) -> int:
         for p in a.parallel
         for s in range(a.seeds)
     ]
-    t0 = time.time()
     out = []
     if a.procs > 1:
         with get_context("spawn").Pool(a.procs) as pool:
@@ -363,13 +362,14 @@ def main(argv: list[str] | None = None) -> int:
         for k, job in enumerate(jobs):
             out.append(_job(job))
             logger.info("%d/%d done: %s", k + 1, len(jobs), job)
-    results: dict[tuple[str, str, int], list[Any]] = {}
-    errors: list[str] = []
-    for (m, fn, _s, _n, p), res in out:
-        if isinstance(res, str):
-            errors.append(f"{m} on {fn} (p={p}): {res}")
-            continue
-        results.setdefault((m, fn, p), []).append(res)
+    return out
+
+
+def _function_rows(
+    a: argparse.Namespace, results: dict[tuple[str, str, int], list[Any]]
+) -> list[dict[str, Any]]:
+    """One row per function and method: mean log10 regret (or mean best loss) per budget
+    and parallelism, and the median suggest time of the sequential runs."""
     rows = []
     for fn in a.functions:
         opt = _problem(fn)[2] if fn not in REAL else math.nan
@@ -390,21 +390,48 @@ def main(argv: list[str] | None = None) -> int:
                     row[f"n{n}/p{p}"] = float(np.mean(cells)) if cells else math.nan
             row["ms/suggest"] = 1000 * float(np.median(ms)) if ms else math.nan
             rows.append(row)
+    return rows
+
+
+def _average_rows(
+    a: argparse.Namespace, rows: list[dict[str, Any]], known: list[str]
+) -> list[dict[str, Any]]:
+    """Per method, the mean of each budget column over the ``known`` functions."""
+    avg = []
+    for m in a.methods:
+        r2: dict[str, Any] = {"method": m}
+        for key in [k for k in rows[0] if k.startswith("n")]:
+            vals = [r[key] for r in rows if r["method"] == m and r["function"] in known]
+            r2[key] = float(np.mean(vals)) if vals else math.nan
+        avg.append(r2)
+    return avg
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = _parser().parse_args(argv)
+    if a.progress:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")  # small matrices: threads only contend
+    if a.suggest_time_at is not None:
+        return _suggest_time(a)
+    t0 = time.time()
+    results: dict[tuple[str, str, int], list[Any]] = {}
+    errors: list[str] = []
+    for (m, fn, _s, _n, p), res in _run_jobs(a):
+        if isinstance(res, str):
+            errors.append(f"{m} on {fn} (p={p}): {res}")
+            continue
+        results.setdefault((m, fn, p), []).append(res)
+    rows = _function_rows(a, results)
     kind = "mean log10 regret (mean best loss for real tasks)"
     print(f"hpo: {kind}, {a.seeds} seeds; columns n<trials>/p<pending workers>")
     print(format_table(rows, digits=3))
     # averages over functions with a known optimum
     known = [fn for fn in a.functions if fn not in REAL]
     if known:
-        avg = []
-        for m in a.methods:
-            r2: dict[str, Any] = {"method": m}
-            for key in [k for k in rows[0] if k.startswith("n")]:
-                vals = [r[key] for r in rows if r["method"] == m and r["function"] in known]
-                r2[key] = float(np.mean(vals)) if vals else math.nan
-            avg.append(r2)
         print("\naverage over synthetic functions")
-        print(format_table(avg, digits=3))
+        print(format_table(_average_rows(a, rows, known), digits=3))
     for e in errors[:10]:
         print("error:", e)
     print(f"# {time.time() - t0:.0f}s, {a.procs} processes (timings shared the machine)")

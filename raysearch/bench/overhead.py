@@ -11,13 +11,13 @@ Run: ``python -m raysearch.bench overhead [--trials 400] [--tune-trials 40] [--c
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
+from raysearch.bench.common import add_cpus_option, add_json_option, bench_parser, init_local_ray
 from raysearch.bench.report import format_table, machine, write_json
 
 __all__ = ["main", "trivial"]
@@ -66,28 +66,34 @@ def _raysearch_run(n: int, storage: str, loggers: str) -> float:
     return elapsed
 
 
+def _measure(label: str, n: int, fn: Callable[[int], float], cpus: int) -> dict[str, Any]:
+    """Runs one configuration's ``n`` trials and returns its table row."""
+    elapsed = fn(n)
+    print(f"  {label}: {n} trials in {elapsed:.1f} s", flush=True)
+    return {
+        "configuration": label,
+        "trials": n,
+        "wall_s": elapsed,
+        "trials_per_s": n / elapsed,
+        "overhead_ms_per_trial": 1000.0 * elapsed * cpus / n,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m raysearch.bench overhead",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = bench_parser("overhead", __doc__)
     parser.add_argument(
         "--trials", type=int, default=400, help="trials for the fast configurations"
     )
     parser.add_argument(
         "--tune-trials", type=int, default=40, help="trials for Tune's defaults (~1/s)"
     )
-    parser.add_argument("--cpus", type=int, default=None, help="CPUs for local Ray (default: all)")
-    parser.add_argument("--json", help="also write the results to this JSON file")
+    add_cpus_option(parser)
+    add_json_option(parser)
     args = parser.parse_args(argv)
 
     import ray
 
-    logging.getLogger("ray").setLevel(logging.ERROR)
-    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    rows = []
+    cpus = init_local_ray(args.cpus)
     with tempfile.TemporaryDirectory() as storage:
         os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
         configs = [
@@ -100,18 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 lambda n: _raysearch_run(n, storage, "none"),
             ),
         ]
-        for label, n, fn in configs:
-            elapsed = fn(n)
-            rows.append(
-                {
-                    "configuration": label,
-                    "trials": n,
-                    "wall_s": elapsed,
-                    "trials_per_s": n / elapsed,
-                    "overhead_ms_per_trial": 1000.0 * elapsed * cpus / n,
-                }
-            )
-            print(f"  {label}: {n} trials in {elapsed:.1f} s", flush=True)
+        rows = [_measure(label, n, fn, cpus) for label, n, fn in configs]
     ray.shutdown()
     print(f"\nTrivial trainable, {cpus} CPUs ({machine()['platform']}):\n")
     print(format_table(rows))

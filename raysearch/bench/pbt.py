@@ -31,7 +31,6 @@ Run: ``python -m raysearch.bench pbt [--seeds 3] [--epochs 20] [--population 8]
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import os
 import random
@@ -39,10 +38,12 @@ import statistics
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from raysearch.bench.common import add_cpus_option, add_json_option, bench_parser, init_local_ray
 from raysearch.bench.report import format_table, machine, write_json
 
 __all__ = ["main", "train_sgd", "TASKS", "space_for", "paired"]
@@ -260,19 +261,30 @@ def _epoch_counter() -> Any:
     return EpochCounter()
 
 
-def _run_raysearch(
-    method: str,
-    task: str,
-    population: list[dict[str, Any]],
-    args: argparse.Namespace,
-    seed: int,
-    storage: str,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Setup:
+    """What every method gets on one task and seed: the same initial population, the
+    options, and the storage directory."""
+
+    task: str
+    population: list[dict[str, Any]]
+    args: argparse.Namespace
+    seed: int
+    storage: str
+
+    def fixed(self) -> dict[str, Any]:
+        """The constant entries of every member's config: the task, its epochs, its seed."""
+        return {"task": self.task, "epochs": self.args.epochs, "init_seed": self.seed}
+
+
+def _run_raysearch(method: str, setup: _Setup) -> dict[str, Any]:
     import raysearch
     from raysearch.tune import PB2Scheduler, PBTScheduler, RandomSearch
 
-    space = {**space_for(task), "task": task, "epochs": args.epochs, "init_seed": seed}
-    points = [{**p, "task": task, "epochs": args.epochs, "init_seed": seed} for p in population]
+    task, population, args, seed = setup.task, setup.population, setup.args, setup.seed
+    fixed = setup.fixed()
+    space = {**space_for(task), **fixed}
+    points = [{**p, **fixed} for p in population]
     scheduler: Any = None
     if method == "raysearch PBT":
         scheduler = PBTScheduler(
@@ -299,7 +311,7 @@ def _run_raysearch(
         scheduler=scheduler,
         num_samples=len(population),
         stop={"training_iteration": args.epochs},
-        storage_path=storage,
+        storage_path=setup.storage,
         name=f"{task}-{method.replace(' ', '_')}-{seed}",
         callbacks=[counter],
         verbose=0,
@@ -307,13 +319,12 @@ def _run_raysearch(
     return _summarise(result.results, counter.n)
 
 
-def _run_ray_pbt(
-    task: str, population: list[dict[str, Any]], args: argparse.Namespace, seed: int, storage: str
-) -> dict[str, Any]:
+def _run_ray_pbt(setup: _Setup) -> dict[str, Any]:
     from ray import tune
     from ray.tune.schedulers import PopulationBasedTraining
     from ray.tune.search import BasicVariantGenerator
 
+    task, population, args, seed = setup.task, setup.population, setup.args, setup.seed
     random.seed(seed)  # Ray's PBT draws from the global random module
     scheduler = PopulationBasedTraining(
         time_attr="training_iteration",
@@ -322,11 +333,12 @@ def _run_ray_pbt(
         quantile_fraction=0.25,
         resample_probability=0.25,
     )
-    points = [{**p, "task": task, "epochs": args.epochs, "init_seed": seed} for p in population]
+    fixed = setup.fixed()
+    points = [{**p, **fixed} for p in population]
     counter = _epoch_counter()
     tuner = tune.Tuner(
         tune.with_resources(train_sgd, {"cpu": 1}),
-        param_space={**space_for(task), "task": task, "epochs": args.epochs, "init_seed": seed},
+        param_space={**space_for(task), **fixed},
         tune_config=tune.TuneConfig(
             metric="val_loss",
             mode="min",
@@ -337,7 +349,7 @@ def _run_ray_pbt(
         ),
         run_config=tune.RunConfig(
             name=f"{task}-ray_pbt-{seed}",
-            storage_path=storage,
+            storage_path=setup.storage,
             stop={"training_iteration": args.epochs},
             callbacks=[counter],
             verbose=0,
@@ -349,12 +361,26 @@ def _run_ray_pbt(
 METHODS = ("random", "raysearch PBT", "raysearch PB2", "Ray PBT")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m raysearch.bench pbt",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def _run(method: str, setup: _Setup) -> dict[str, Any]:
+    """One method on one task and seed: its summary with the wall time, printed as a line."""
+    start = time.perf_counter()
+    if method == "Ray PBT":
+        out = _run_ray_pbt(setup)
+    else:
+        out = _run_raysearch(method, setup)
+    task, seed = setup.task, setup.seed
+    out.update(task=task, seed=seed, method=method, wall_s=time.perf_counter() - start)
+    print(
+        f"  {task} seed {seed} {method:14s} test={out['test_score']:.4f} "
+        f"test_loss={out['test_loss']:.4f} val_loss={out['val_loss']:.4f} "
+        f"epochs={out['epochs']} ({out['wall_s']:.0f} s)",
+        flush=True,
     )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = bench_parser("pbt", __doc__)
     parser.add_argument("--seeds", type=int, default=3, help="seeds per task (default 3)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs per member (default 20)")
     parser.add_argument("--population", type=int, default=8, help="members (default 8)")
@@ -368,39 +394,25 @@ def main(argv: list[str] | None = None) -> int:
         metavar="METHOD",
         help=f"default: all of {', '.join(METHODS)}",
     )
-    parser.add_argument("--cpus", type=int, default=None, help="CPUs for local Ray (default: all)")
-    parser.add_argument("--json", help="also write the results to this JSON file")
+    add_cpus_option(parser)
+    add_json_option(parser)
     args = parser.parse_args(argv)
 
     import ray
 
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    for name in ("ray", "ray.tune", "ray.tune.schedulers.pbt", "ray.tune.logger"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
+    cpus = init_local_ray(
+        args.cpus, quiet=("ray", "ray.tune", "ray.tune.schedulers.pbt", "ray.tune.logger")
+    )
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as storage:
         for task in args.tasks:
             for seed in range(args.seeds):
                 population = _population(task, args.population, seed)
+                setup = _Setup(task, population, args, seed, storage)
                 for method in args.methods:
-                    start = time.perf_counter()
-                    if method == "Ray PBT":
-                        out = _run_ray_pbt(task, population, args, seed, storage)
-                    else:
-                        out = _run_raysearch(method, task, population, args, seed, storage)
-                    out.update(
-                        task=task, seed=seed, method=method, wall_s=time.perf_counter() - start
-                    )
-                    runs.append(out)
-                    print(
-                        f"  {task} seed {seed} {method:14s} test={out['test_score']:.4f} "
-                        f"test_loss={out['test_loss']:.4f} val_loss={out['val_loss']:.4f} "
-                        f"epochs={out['epochs']} ({out['wall_s']:.0f} s)",
-                        flush=True,
-                    )
+                    runs.append(_run(method, setup))
     ray.shutdown()
 
     rows = []

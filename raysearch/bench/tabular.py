@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from raysearch.bench.common import add_json_option, bench_parser
 from raysearch.bench.report import format_table, write_json
 
 __all__ = ["main", "SYSTEMS"]
@@ -159,66 +160,37 @@ def run_one(system: str, name: str, budget: float, seed: int) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    from raysearch.data import TABULAR_BENCHMARK
+def _run_in_subprocess(system: str, name: str, budget: float, seed: int) -> dict[str, Any]:
+    """One system on one data set in a fresh interpreter (``--one``): its row, or a row of
+    NaNs when it failed."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "raysearch.bench",
+        "tabular",
+        "--one",
+        system,
+        name,
+        "--budget",
+        str(budget),
+        "--seed",
+        str(seed),
+    ]
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=budget * 6 + 600)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode != 0 or not lines:
+        print(f"  {system} on {name}: FAILED\n{out.stderr[-1500:]}", flush=True)
+        return {"system": system, "dataset": name, "score": float("nan"), "wall_s": float("nan")}
+    row: dict[str, Any] = json.loads(lines[-1])
+    print(f"  {name:17s} {system:10s} {row['score']:.4f}  ({row['wall_s']:.0f} s)", flush=True)
+    return row
 
-    parser = argparse.ArgumentParser(
-        prog="python -m raysearch.bench tabular",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--budget", type=float, default=60.0, help="seconds per system and data set"
-    )
-    parser.add_argument("--datasets", default=",".join(TABULAR_BENCHMARK))
-    parser.add_argument("--systems", default=",".join(SYSTEMS))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", help="also write the results here")
-    parser.add_argument("--one", nargs=2, metavar=("SYSTEM", "DATASET"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.one:
-        print(json.dumps(run_one(args.one[0], args.one[1], args.budget, args.seed)))
-        return 0
-    rows: list[dict[str, Any]] = []
-    for name in args.datasets.split(","):
-        for system in args.systems.split(","):
-            cmd = [
-                sys.executable,
-                "-m",
-                "raysearch.bench",
-                "tabular",
-                "--one",
-                system,
-                name,
-                "--budget",
-                str(args.budget),
-                "--seed",
-                str(args.seed),
-            ]
-            env = {**os.environ, "RAY_ADDRESS": ""}
-            out = subprocess.run(
-                cmd, capture_output=True, text=True, env=env, timeout=args.budget * 6 + 600
-            )
-            lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-            if out.returncode != 0 or not lines:
-                print(f"  {system} on {name}: FAILED\n{out.stderr[-1500:]}", flush=True)
-                rows.append(
-                    {
-                        "system": system,
-                        "dataset": name,
-                        "score": float("nan"),
-                        "wall_s": float("nan"),
-                    }
-                )
-                continue
-            row = json.loads(lines[-1])
-            rows.append(row)
-            print(
-                f"  {name:17s} {system:10s} {row['score']:.4f}  ({row['wall_s']:.0f} s)",
-                flush=True,
-            )
+
+def _compare(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """One row per data set with every system's score and whether raysearch matches the
+    better peer; and the number of data sets where it does."""
     table = pd.DataFrame(rows).pivot(index="dataset", columns="system", values="score")
-    walls = pd.DataFrame(rows).pivot(index="dataset", columns="system", values="wall_s")
     tasks = {r["dataset"]: r.get("task") for r in rows if r.get("task")}
     out_rows = []
     wins = 0
@@ -242,6 +214,32 @@ def main(argv: list[str] | None = None) -> int:
             row["raysearch>=best peer"] = "yes" if ok else "no"
             wins += ok
         out_rows.append(row)
+    return out_rows, wins
+
+
+def main(argv: list[str] | None = None) -> int:
+    from raysearch.data import TABULAR_BENCHMARK
+
+    parser = bench_parser("tabular", __doc__)
+    parser.add_argument(
+        "--budget", type=float, default=60.0, help="seconds per system and data set"
+    )
+    parser.add_argument("--datasets", default=",".join(TABULAR_BENCHMARK))
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--seed", type=int, default=0)
+    add_json_option(parser, "also write the results here")
+    parser.add_argument("--one", nargs=2, metavar=("SYSTEM", "DATASET"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(run_one(args.one[0], args.one[1], args.budget, args.seed)))
+        return 0
+    rows = [
+        _run_in_subprocess(system, name, args.budget, args.seed)
+        for name in args.datasets.split(",")
+        for system in args.systems.split(",")
+    ]
+    walls = pd.DataFrame(rows).pivot(index="dataset", columns="system", values="wall_s")
+    out_rows, wins = _compare(rows)
     print(
         f"\nTest scores at a {args.budget:.0f} s budget (roc_auc: higher is better; log_loss, rmse: lower):\n"
     )

@@ -22,16 +22,16 @@ Run: ``python -m raysearch.bench trainables [--trials 20] [--rounds 100] [--cpus
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from raysearch.bench.common import add_cpus_option, add_json_option, bench_parser, init_local_ray
 from raysearch.bench.report import format_table, machine, write_json
 
 __all__ = ["main", "hand_written"]
@@ -182,21 +182,58 @@ def _gpu_rows(seconds: float) -> list[dict[str, Any]]:
     ]
 
 
+def _arms(frame: pd.DataFrame, trials: int, rounds: int) -> list[tuple[str, Callable[[str], Any]]]:
+    """(label, run in a storage directory) of each compared configuration."""
+    return [
+        (
+            "hand-written, Tune defaults",
+            lambda s: _tune_arm(frame, trials, rounds, s, False),
+        ),
+        (
+            "hand-written, reuse_actors=True",
+            lambda s: _tune_arm(frame, trials, rounds, s, True),
+        ),
+        (
+            "raysearch tabular_trainable (ckpt every report)",
+            lambda s: _raysearch_arm(frame, trials, rounds, s, 1),
+        ),
+        (
+            "raysearch tabular_trainable (ckpt at end)",
+            lambda s: _raysearch_arm(
+                frame, trials, rounds, s, max(1, rounds // ROUNDS_PER_REPORT)
+            ),
+        ),
+    ]
+
+
+def _measure(label: str, fn: Callable[[str], Any], trials: int, cpus: int) -> dict[str, Any]:
+    """Runs one arm in a fresh storage directory and returns its table row."""
+    with tempfile.TemporaryDirectory() as storage:
+        wall, prep, inside, best = fn(storage)
+    print(f"  {label}: {trials} trials in {wall:.1f} s", flush=True)
+    return {
+        "configuration": label,
+        "trials": trials,
+        "wall_s": wall,
+        "prep_s": prep,
+        "trials_per_s": trials / wall,
+        "in_trial_s_per_trial": inside / trials,
+        "overhead_s_per_trial": max(0.0, wall * cpus - inside) / trials,
+        "best_rmse": best,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m raysearch.bench trainables",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = bench_parser("trainables", __doc__)
     parser.add_argument("--trials", type=int, default=20, help="trials per configuration")
     parser.add_argument("--rounds", type=int, default=100, help="boosting rounds per trial")
     parser.add_argument("--rows", type=int, default=None, help="subsample diamonds (default all)")
-    parser.add_argument("--cpus", type=int, default=None, help="CPUs for local Ray (default: all)")
+    add_cpus_option(parser)
     parser.add_argument(
         "--gpu", choices=("auto", "yes", "no"), default="auto", help="the GPU packing part"
     )
     parser.add_argument("--gpu-seconds", type=float, default=10.0, help="measuring window")
-    parser.add_argument("--json", help="also write the results to this JSON file")
+    add_json_option(parser)
     args = parser.parse_args(argv)
 
     import ray
@@ -206,47 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     frame = load_dataset("diamonds").frame
     if args.rows:
         frame = frame.sample(args.rows, random_state=0).reset_index(drop=True)
-    logging.getLogger("ray").setLevel(logging.ERROR)
-    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
+    cpus = init_local_ray(args.cpus)
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
-    rows = []
-    arms = [
-        (
-            "hand-written, Tune defaults",
-            lambda s: _tune_arm(frame, args.trials, args.rounds, s, False),
-        ),
-        (
-            "hand-written, reuse_actors=True",
-            lambda s: _tune_arm(frame, args.trials, args.rounds, s, True),
-        ),
-        (
-            "raysearch tabular_trainable (ckpt every report)",
-            lambda s: _raysearch_arm(frame, args.trials, args.rounds, s, 1),
-        ),
-        (
-            "raysearch tabular_trainable (ckpt at end)",
-            lambda s: _raysearch_arm(
-                frame, args.trials, args.rounds, s, max(1, args.rounds // ROUNDS_PER_REPORT)
-            ),
-        ),
+    rows = [
+        _measure(label, fn, args.trials, cpus)
+        for label, fn in _arms(frame, args.trials, args.rounds)
     ]
-    for label, fn in arms:
-        with tempfile.TemporaryDirectory() as storage:
-            wall, prep, inside, best = fn(storage)
-        rows.append(
-            {
-                "configuration": label,
-                "trials": args.trials,
-                "wall_s": wall,
-                "prep_s": prep,
-                "trials_per_s": args.trials / wall,
-                "in_trial_s_per_trial": inside / args.trials,
-                "overhead_s_per_trial": max(0.0, wall * cpus - inside) / args.trials,
-                "best_rmse": best,
-            }
-        )
-        print(f"  {label}: {args.trials} trials in {wall:.1f} s", flush=True)
     gpu_rows: list[dict[str, Any]] = []
     want_gpu = args.gpu == "yes" or (
         args.gpu == "auto" and ray.cluster_resources().get("GPU", 0) > 0

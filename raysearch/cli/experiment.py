@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,23 @@ _SCHEMA: dict[str, tuple[bool, tuple[type, ...], str]] = {
 }
 
 
+#: the fields of an :class:`Experiment` that :func:`raysearch.run` takes under the same names
+_RUN_KEYS = (
+    "metric",
+    "mode",
+    "num_samples",
+    "time_budget_s",
+    "resources",
+    "max_concurrent",
+    "storage_path",
+    "name",
+    "seed",
+    "max_failures",
+    "stop",
+    "loggers",
+)
+
+
 @dataclass
 class Experiment:
     """A validated experiment file."""
@@ -93,13 +110,12 @@ class Experiment:
 
     def build_searcher(self) -> Any:
         """The core searcher this file names, bound to its space."""
-        try:
-            kwargs = {"seed": self.seed, **self.searcher_kwargs}  # the searcher's own seed wins
-            return SEARCHERS.create(self.searcher, space=self.space, **kwargs)
-        except (TypeError, ValueError) as err:
-            raise ExperimentError(
-                f"{self.source or 'experiment'}: searcher {self.searcher!r}: {err}"
-            ) from None
+        kwargs = {"seed": self.seed, **self.searcher_kwargs}  # the searcher's own seed wins
+        return self._build(
+            "searcher",
+            self.searcher,
+            lambda: SEARCHERS.create(self.searcher, space=self.space, **kwargs),
+        )
 
     def build_scheduler(self) -> Any:
         """The core scheduler this file names (None for Tune's default FIFO)."""
@@ -111,29 +127,21 @@ class Experiment:
 
         if self.seed is not None and "seed" in inspect.signature(factory).parameters:
             kwargs.setdefault("seed", self.seed)
+        name = self.scheduler
+        return self._build("scheduler", name, lambda: SCHEDULERS.create(name, **kwargs))
+
+    def _build(self, kind: str, name: str, create: Callable[[], Any]) -> Any:
+        """``create()``, its argument errors reported as an :class:`ExperimentError`."""
         try:
-            return SCHEDULERS.create(self.scheduler, **kwargs)
+            return create()
         except (TypeError, ValueError) as err:
             raise ExperimentError(
-                f"{self.source or 'experiment'}: scheduler {self.scheduler!r}: {err}"
+                f"{self.source or 'experiment'}: {kind} {name!r}: {err}"
             ) from None
 
     def run_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`raysearch.run` (besides trainable and searcher objects)."""
-        return {
-            "metric": self.metric,
-            "mode": self.mode,
-            "num_samples": self.num_samples,
-            "time_budget_s": self.time_budget_s,
-            "resources": self.resources,
-            "max_concurrent": self.max_concurrent,
-            "storage_path": self.storage_path,
-            "name": self.name,
-            "seed": self.seed,
-            "max_failures": self.max_failures,
-            "stop": self.stop,
-            "loggers": self.loggers,
-        }
+        return {key: getattr(self, key) for key in _RUN_KEYS}
 
 
 def _reject_eval(obj: Any, where: str) -> None:
@@ -171,20 +179,8 @@ def _named(value: Any, key: str, registry_names: list[str]) -> tuple[str, dict[s
     return name.lower(), kwargs
 
 
-def parse_experiment(
-    data: Any, *, source: str | None = None, base_dir: str | None = None
-) -> Experiment:
-    """Validates a loaded experiment mapping.
-
-    Raises:
-        ExperimentError: naming the key at fault (unknown keys, wrong types, a bad space,
-            an unknown searcher/scheduler, an ``eval`` dict).
-    """
-    where = source or "experiment"
-    if not isinstance(data, Mapping):
-        raise ExperimentError(
-            f"{where}: an experiment file holds a mapping of keys, got {type(data).__name__}"
-        )
+def _check_keys(data: Mapping[str, Any], where: str) -> None:
+    """Unknown keys, missing required keys and values of the wrong type fail here."""
     for key in data:
         if key not in _SCHEMA:
             hint = difflib.get_close_matches(str(key), list(_SCHEMA), n=1)
@@ -205,19 +201,30 @@ def parse_experiment(
             raise ExperimentError(
                 f"{where}: {key!r} must be a {names} ({description}), got {value!r}"
             )
-    _reject_eval(dict(data), where)
+
+
+def _check_target(data: Mapping[str, Any], where: str) -> None:
+    """The ``mode`` and the ``trainable``'s import path."""
     if data["mode"] not in ("min", "max"):
         raise ExperimentError(f"{where}: 'mode' must be 'min' or 'max', got {data['mode']!r}")
     if ":" not in data["trainable"] and "." not in data["trainable"]:
         raise ExperimentError(
             f"{where}: 'trainable' must be an import path like 'package.module:function', got {data['trainable']!r}"
         )
+
+
+def _parse_space(data: Mapping[str, Any], where: str) -> Space:
     try:
         space = space_from_dict(data["space"])
     except SpaceError as err:
         raise ExperimentError(f"{where}: bad 'space': {err}") from None
     if len(space) == 0:
         raise ExperimentError(f"{where}: 'space' has no parameter to search")
+    return space
+
+
+def _parse_strategies(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The searcher's and the scheduler's registry names and keyword arguments."""
     searcher, searcher_kwargs = _named(
         data.get("searcher") or "random", "searcher", SEARCHERS.names()
     )
@@ -225,6 +232,19 @@ def parse_experiment(
     scheduler_kwargs: dict[str, Any] = {}
     if data.get("scheduler") is not None:
         scheduler, scheduler_kwargs = _named(data["scheduler"], "scheduler", SCHEDULERS.names())
+    return {
+        "searcher": searcher,
+        "searcher_kwargs": searcher_kwargs,
+        "scheduler": scheduler,
+        "scheduler_kwargs": scheduler_kwargs,
+    }
+
+
+def _parse_run_options(
+    data: Mapping[str, Any], where: str, base_dir: str | None
+) -> dict[str, Any]:
+    """``num_samples``, ``loggers``, ``resources`` and ``storage_path``, checked and
+    normalised (a relative storage path is resolved against ``base_dir``)."""
     num_samples = data.get("num_samples")
     if num_samples is not None and num_samples < 1 and num_samples != -1:
         raise ExperimentError(f"{where}: 'num_samples' must be >= 1 or -1, got {num_samples}")
@@ -235,26 +255,48 @@ def parse_experiment(
     storage_path = data.get("storage_path")
     if storage_path and "://" not in storage_path and not os.path.isabs(storage_path):
         storage_path = str(Path(base_dir or os.getcwd(), storage_path).resolve())
+    return {
+        "num_samples": num_samples,
+        "loggers": loggers,
+        "resources": resources,
+        "storage_path": storage_path,
+    }
+
+
+def parse_experiment(
+    data: Any, *, source: str | None = None, base_dir: str | None = None
+) -> Experiment:
+    """Validates a loaded experiment mapping.
+
+    Raises:
+        ExperimentError: naming the key at fault (unknown keys, wrong types, a bad space,
+            an unknown searcher/scheduler, an ``eval`` dict).
+    """
+    where = source or "experiment"
+    if not isinstance(data, Mapping):
+        raise ExperimentError(
+            f"{where}: an experiment file holds a mapping of keys, got {type(data).__name__}"
+        )
+    _check_keys(data, where)
+    _reject_eval(dict(data), where)
+    _check_target(data, where)
+    space = _parse_space(data, where)
+    strategies = _parse_strategies(data)
+    options = _parse_run_options(data, where, base_dir)
     experiment = Experiment(
         trainable=data["trainable"],
         metric=data["metric"],
         mode=data["mode"],
         space=space,
         name=data.get("name"),
-        searcher=searcher,
-        searcher_kwargs=searcher_kwargs,
-        scheduler=scheduler,
-        scheduler_kwargs=scheduler_kwargs,
-        num_samples=num_samples,
         time_budget_s=data.get("time_budget_s"),
-        resources=resources,
         max_concurrent=data.get("max_concurrent"),
-        storage_path=storage_path,
         seed=data.get("seed"),
         max_failures=int(data.get("max_failures", 0)),
         stop=data.get("stop"),
-        loggers=loggers,
         source=source,
+        **strategies,
+        **options,
     )
     experiment.build_searcher()  # unknown or mistyped searcher arguments fail here, not in Ray
     experiment.build_scheduler()

@@ -22,16 +22,20 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from raysearch.cli.automl import add_commands
 
 __all__ = ["main"]
 
 logger = logging.getLogger("raysearch")
+
+T = TypeVar("T")
 
 
 class CLIError(Exception):
@@ -156,17 +160,22 @@ def cmd_demo_tune(args: argparse.Namespace) -> int:
     return 0 if result.best_config is not None else 1
 
 
+def _read_experiment_dir(directory: Path, read: Callable[[Path], T]) -> T:
+    """``read(directory)``, with a missing directory or file reported as a :class:`CLIError`."""
+    if not directory.is_dir():
+        raise CLIError(f"{str(directory)!r} is not a directory")
+    try:
+        return read(directory)
+    except FileNotFoundError as err:
+        raise CLIError(str(err)) from None
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from raysearch.tune.callbacks import read_experiment_info, read_trial_log
     from raysearch.tune.run import leaderboard_frame
 
     directory = Path(args.experiment_dir)
-    if not directory.is_dir():
-        raise CLIError(f"{str(directory)!r} is not a directory")
-    try:
-        records = read_trial_log(directory)
-    except FileNotFoundError as err:
-        raise CLIError(str(err)) from None
+    records = _read_experiment_dir(directory, read_trial_log)
     info = read_experiment_info(directory)
     metric = args.metric or info.get("metric")
     mode = args.mode or info.get("mode")
@@ -191,12 +200,7 @@ def cmd_pbt_lineage(args: argparse.Namespace) -> int:
     from raysearch.schedulers.pbt.lineage import LINEAGE_FILE, plot_lineage, read_lineage
 
     directory = Path(args.experiment_dir)
-    if not directory.is_dir():
-        raise CLIError(f"{str(directory)!r} is not a directory")
-    try:
-        lineage = read_lineage(directory)
-    except FileNotFoundError as err:
-        raise CLIError(str(err)) from None
+    lineage = _read_experiment_dir(directory, read_lineage)
     best = args.member or lineage.best()
     if best is None:
         raise CLIError(f"{directory / LINEAGE_FILE} has no member with a score yet")
@@ -243,9 +247,57 @@ _TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 AGENT_WAIT_S = 60.0
 
 
-def cmd_submit(args: argparse.Namespace) -> int:
-    import time
+def _job_entrypoint(args: argparse.Namespace, relative: Path) -> list[str]:
+    """The ``raysearch run`` command line the job runs on the cluster."""
+    parts = ["raysearch", "run", str(relative), "--quiet"]
+    if args.resume:
+        parts.append("--resume")
+    for flag, value in (
+        ("--name", args.name),
+        ("--storage-path", args.storage_path),
+        ("--num-samples", args.num_samples),
+    ):
+        if value is not None:
+            parts += [flag, str(value)]
+    return parts
 
+
+def _submit_job(
+    client: Any, entrypoint: str, runtime_env: dict[str, Any], submission_id: str | None
+) -> Any:
+    """Submits the job and returns its id; waits for a head node's job agent that is not up."""
+    # A head node that has just started answers before its job agent is up ("No available
+    # agent to submit job, please try again later"): wait for it rather than fail.
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            return client.submit_job(
+                entrypoint=entrypoint, runtime_env=runtime_env, submission_id=submission_id
+            )
+        except RuntimeError as err:
+            if "No available agent" not in str(err) or time.monotonic() > deadline:
+                raise
+            logger.warning("the head node's job agent is not up yet; retrying: %s", err)
+            time.sleep(2.0)
+
+
+def _follow_job(client: Any, job_id: Any) -> int:
+    """Prints the job's logs as they come until it ends; 0 if it succeeded, else 1."""
+    printed = 0
+    while True:
+        raw = client.get_job_status(job_id)
+        status = str(getattr(raw, "value", raw))
+        logs = client.get_job_logs(job_id)
+        if len(logs) > printed:
+            print(logs[printed:], end="", flush=True)
+            printed = len(logs)
+        if status in _TERMINAL:
+            print(f"job {job_id}: {status}")
+            return 0 if status == "SUCCEEDED" else 1
+        time.sleep(1.0)
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
     working_dir = Path(args.working_dir).resolve()
     experiment = Path(args.experiment).resolve()
     try:
@@ -262,53 +314,21 @@ def cmd_submit(args: argparse.Namespace) -> int:
     address = args.address or os.environ.get("RAY_ADDRESS")
     if not address:
         raise CLIError("no cluster address: pass --address http://HEAD:8265 or set RAY_ADDRESS")
-    parts = ["raysearch", "run", str(relative), "--quiet"]
-    if args.resume:
-        parts.append("--resume")
-    for flag, value in (
-        ("--name", args.name),
-        ("--storage-path", args.storage_path),
-        ("--num-samples", args.num_samples),
-    ):
-        if value is not None:
-            parts += [flag, str(value)]
-    import shlex
-
+    parts = _job_entrypoint(args, relative)
     from ray.job_submission import JobSubmissionClient
 
     excludes = [*DEFAULT_EXCLUDES, *args.exclude]
     client = JobSubmissionClient(address)
-    # A head node that has just started answers before its job agent is up ("No available
-    # agent to submit job, please try again later"): wait for it rather than fail.
-    deadline = time.monotonic() + AGENT_WAIT_S
-    while True:
-        try:
-            job_id = client.submit_job(
-                entrypoint=" ".join(shlex.quote(p) for p in parts),
-                runtime_env={"working_dir": str(working_dir), "excludes": excludes},
-                submission_id=args.submission_id,
-            )
-            break
-        except RuntimeError as err:
-            if "No available agent" not in str(err) or time.monotonic() > deadline:
-                raise
-            logger.warning("the head node's job agent is not up yet; retrying: %s", err)
-            time.sleep(2.0)
+    job_id = _submit_job(
+        client,
+        " ".join(shlex.quote(p) for p in parts),
+        {"working_dir": str(working_dir), "excludes": excludes},
+        args.submission_id,
+    )
     print(f"submitted {job_id} to {address}: {' '.join(parts)}")
     if args.no_wait:
         return 0
-    printed = 0
-    while True:
-        raw = client.get_job_status(job_id)
-        status = str(getattr(raw, "value", raw))
-        logs = client.get_job_logs(job_id)
-        if len(logs) > printed:
-            print(logs[printed:], end="", flush=True)
-            printed = len(logs)
-        if status in _TERMINAL:
-            print(f"job {job_id}: {status}")
-            return 0 if status == "SUCCEEDED" else 1
-        time.sleep(1.0)
+    return _follow_job(client, job_id)
 
 
 def cmd_validate_cluster(args: argparse.Namespace) -> int:
@@ -333,15 +353,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from raysearch import __version__
+def _add_overrides(p: argparse.ArgumentParser, storage_help: str) -> None:
+    """The options that override an experiment file's name, storage path and trials."""
+    p.add_argument("--name", help="override the experiment name")
+    p.add_argument("--storage-path", help=storage_help)
+    p.add_argument("--num-samples", type=int, help="override num_samples")
 
-    parser = argparse.ArgumentParser(
-        prog="raysearch", description="Ray-native hyperparameter search and AutoML."
-    )
-    parser.add_argument("--version", action="version", version=f"raysearch {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
 
+def _add_run(sub: Any) -> None:
     p = sub.add_parser("run", help="run (or resume) an experiment file")
     p.add_argument("experiment", help="experiment YAML file")
     p.add_argument(
@@ -349,15 +368,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue the experiment storage_path/name if it exists",
     )
-    p.add_argument("--name", help="override the experiment name")
-    p.add_argument("--storage-path", help="override storage_path")
-    p.add_argument("--num-samples", type=int, help="override num_samples")
+    _add_overrides(p, "override storage_path")
     p.add_argument("--top", type=int, default=10, help="leaderboard rows to print (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_run)
 
-    add_commands(sub)  # automl, predict, demo (AutoML on a bundled data set)
 
+def _add_demo_tune(sub: Any) -> None:
     p = sub.add_parser(
         "demo-tune", help="tune LightGBM with raysearch.run on a bundled data set on local Ray"
     )
@@ -369,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo_tune)
 
+
+def _add_experiment_dir_commands(sub: Any) -> None:
+    """``leaderboard`` and ``pbt-lineage``: commands that read a finished experiment."""
     p = sub.add_parser("leaderboard", help="print the trials of an experiment, best first")
     p.add_argument("experiment_dir")
     p.add_argument("--top", type=int, default=20)
@@ -385,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--member", help="the member to highlight (default: the best one)")
     p.set_defaults(func=cmd_pbt_lineage)
 
+
+def _add_submit(sub: Any) -> None:
     p = sub.add_parser("submit", help="submit an experiment file to a Ray cluster as a job")
     p.add_argument("experiment", help="experiment YAML file, inside the working dir")
     p.add_argument("--address", help="the cluster's dashboard address (default RAY_ADDRESS)")
@@ -394,17 +416,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--resume", action="store_true", help="continue the experiment (raysearch run --resume)"
     )
-    p.add_argument("--name", help="override the experiment name")
-    p.add_argument(
-        "--storage-path", help="override storage_path (must be reachable from every node)"
-    )
-    p.add_argument("--num-samples", type=int, help="override num_samples")
+    _add_overrides(p, "override storage_path (must be reachable from every node)")
     p.add_argument(
         "--exclude", action="append", default=[], help="more paths/globs to keep out of the job"
     )
     p.add_argument("--submission-id", help="job id to use (default: generated)")
     p.add_argument("--no-wait", action="store_true", help="return after submitting")
     p.set_defaults(func=cmd_submit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``raysearch`` parser: one subcommand per ``cmd_*`` function."""
+    from raysearch import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="raysearch", description="Ray-native hyperparameter search and AutoML."
+    )
+    parser.add_argument("--version", action="version", version=f"raysearch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+    add_commands(sub)  # automl, predict, demo (AutoML on a bundled data set)
+    _add_demo_tune(sub)
+    _add_experiment_dir_commands(sub)
+    _add_submit(sub)
 
     p = sub.add_parser(
         "validate-cluster", help="check cluster-launcher YAMLs and KubeRay manifests offline"
@@ -425,10 +459,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         code: int = args.func(args)
-    except (CLIError, ExperimentError, SpaceError) as err:
-        print(f"raysearch: error: {err}", file=sys.stderr)
-        return 2
-    except ValueError as err:  # ResourceError and argument errors from raysearch.run
+    # ValueError: ResourceError and argument errors from raysearch.run
+    except (CLIError, ExperimentError, SpaceError, ValueError) as err:
         print(f"raysearch: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

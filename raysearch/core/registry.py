@@ -2,7 +2,15 @@
 
 Entries point at ``"module:attribute"`` strings, so listing names imports nothing heavy.
 A new strategy registers itself with one line here (or ``SEARCHERS.register(...)`` from
-user code for a custom one).
+user code for a custom one). Registering is all it takes for it to be checked: the
+conformance suites (``tests/testing/test_registered.py``) and the check that its Ray Tune
+plugin takes every argument of the core (``tests/testing/test_plugins.py``) run over these
+registries.
+
+:func:`init_parameters` (the arguments a class takes, through the ``**kwargs`` its
+constructor passes on to its bases) and :func:`reject_unknown` (an unknown argument named,
+with the closest known one) serve both the registries and the Tune plugins
+(:mod:`raysearch.tune.plugins`), which are built from the same constructors.
 """
 
 from __future__ import annotations
@@ -10,10 +18,18 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-__all__ = ["Registry", "SEARCHERS", "SCHEDULERS", "import_object"]
+__all__ = [
+    "Registry",
+    "SEARCHERS",
+    "SCHEDULERS",
+    "import_object",
+    "import_path",
+    "init_parameters",
+    "reject_unknown",
+]
 
 
 def import_object(path: str) -> Any:
@@ -48,6 +64,58 @@ def import_object(path: str) -> Any:
     return obj
 
 
+def import_path(target: str | Callable[..., Any]) -> str:
+    """The ``"module:attribute"`` path of an import path or of a module-level callable."""
+    if isinstance(target, str):
+        return target
+    return f"{target.__module__}:{target.__qualname__}"
+
+
+def init_parameters(factory: Callable[..., Any]) -> list[inspect.Parameter] | None:
+    """The named parameters a factory takes, or None if it takes arbitrary keywords.
+
+    For a class, the ``__init__`` of each class in its MRO in turn, for as long as they
+    pass ``**kwargs`` on (``RandomSearch(space, *, sampler, dedupe, **kwargs)`` takes
+    :class:`~raysearch.core.Searcher`'s ``seed``, ``points_to_evaluate`` and
+    ``max_trials`` too). A name declared twice keeps its first (most derived) declaration;
+    ``self`` and ``*args`` are left out.
+    """
+    targets = (
+        [vars(c)["__init__"] for c in inspect.getmro(factory) if "__init__" in vars(c)]
+        if inspect.isclass(factory)
+        else [factory]
+    )
+    found: dict[str, inspect.Parameter] = {}
+    for target in targets:
+        if target is object.__init__:
+            continue
+        open_ended = False
+        for p in inspect.signature(target).parameters.values():
+            if p.kind is p.VAR_KEYWORD:
+                open_ended = True
+            elif p.name != "self" and p.kind is not p.VAR_POSITIONAL:
+                found.setdefault(p.name, p)
+        if not open_ended:
+            return list(found.values())
+    return None
+
+
+def reject_unknown(
+    owner: str,
+    given: Iterable[str],
+    allowed: Sequence[str],
+    error: type[Exception] = ValueError,
+) -> None:
+    """Raises ``error`` for the first name of ``given`` not in ``allowed``, naming the
+    closest allowed one (``"scheduler 'asha' takes no argument 'maxt' (did you mean
+    'max_t'?); it takes ..."``)."""
+    for key in given:
+        if key not in allowed:
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise error(f"{owner} takes no argument {key!r}{extra}; it takes {', '.join(allowed)}")
+
+
 class Registry:
     """A dict of named factories with helpful errors for unknown names."""
 
@@ -79,28 +147,20 @@ class Registry:
         target, _ = self._lookup(name)
         return import_object(target) if isinstance(target, str) else target
 
+    def path(self, name: str) -> str:
+        """The ``"module:attribute"`` import path of the registered factory (what a spawned
+        process can rebuild it from)."""
+        return import_path(self._lookup(name)[0])
+
+    def defaults(self, name: str) -> dict[str, Any]:
+        """The keyword arguments registered with the name (``{"sampler": "sobol"}``)."""
+        return dict(self._lookup(name)[1])
+
     def parameters(self, name: str) -> list[str] | None:
         """Keyword arguments the factory accepts (through ``**kwargs`` chains of classes),
         or None if it takes arbitrary ones."""
-        factory = self.get(name)
-        targets = (
-            [vars(c)["__init__"] for c in inspect.getmro(factory) if "__init__" in vars(c)]
-            if inspect.isclass(factory)
-            else [factory]
-        )
-        names: list[str] = []
-        for target in targets:
-            if target is object.__init__:
-                continue
-            open_ended = False
-            for p in inspect.signature(target).parameters.values():
-                if p.kind is p.VAR_KEYWORD:
-                    open_ended = True
-                elif p.name != "self" and p.kind is not p.VAR_POSITIONAL:
-                    names.append(p.name)
-            if not open_ended:
-                return sorted(set(names))
-        return None
+        found = init_parameters(self.get(name))
+        return None if found is None else sorted(p.name for p in found)
 
     def create(self, name: str, **kwargs: Any) -> Any:
         """Builds the registered object: registered defaults, overridden by ``kwargs``.
@@ -111,13 +171,7 @@ class Registry:
         _, defaults = self._lookup(name)
         allowed = self.parameters(name)
         if allowed is not None:
-            for key in kwargs:
-                if key not in allowed:
-                    hint = difflib.get_close_matches(key, allowed, n=1)
-                    extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-                    raise ValueError(
-                        f"{self.kind} {name!r} takes no argument {key!r}{extra}; it takes {', '.join(allowed)}"
-                    )
+            reject_unknown(f"{self.kind} {name!r}", kwargs, allowed)
         return self.get(name)(**{**defaults, **kwargs})
 
 

@@ -34,24 +34,13 @@ import numpy as np
 from raysearch.core.rng import SeedLike
 from raysearch.core.scheduler import Scheduler
 from raysearch.core.types import Decision
-from raysearch.schedulers.rungs import Rung, milestones, reached
+from raysearch.schedulers.rungs import Rung, check_resources, milestones, reached
 
 __all__ = ["ASHAScheduler"]
 
 logger = logging.getLogger(__name__)
 
 _VARIANTS = ("stop", "promote")
-
-
-def _check_resources(grace_period: float, max_t: float, reduction_factor: float) -> None:
-    if not (isinstance(grace_period, int | float) and grace_period > 0):
-        raise ValueError(f"grace_period must be a positive number, got {grace_period!r}")
-    if not (isinstance(max_t, int | float) and max_t > grace_period):
-        raise ValueError(
-            f"max_t must be a number above grace_period={grace_period}, got {max_t!r}"
-        )
-    if not (isinstance(reduction_factor, int | float) and reduction_factor > 1):
-        raise ValueError(f"reduction_factor must be a number above 1, got {reduction_factor!r}")
 
 
 class ASHAScheduler(Scheduler):
@@ -86,7 +75,7 @@ class ASHAScheduler(Scheduler):
         if not (isinstance(min_samples, int) and min_samples >= 0):
             raise ValueError(f"min_samples must be an integer >= 0, got {min_samples!r}")
         self.min_samples = min_samples
-        _check_resources(grace_period, max_t, reduction_factor)
+        check_resources(grace_period, max_t, reduction_factor)
         if variant not in _VARIANTS:
             raise ValueError(f"variant must be one of {_VARIANTS}, got {variant!r}")
         if not (isinstance(brackets, int) and brackets >= 1):

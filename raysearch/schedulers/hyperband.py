@@ -24,8 +24,7 @@ from typing import Any, ClassVar
 from raysearch.core.rng import SeedLike
 from raysearch.core.scheduler import Scheduler
 from raysearch.core.types import Decision
-from raysearch.schedulers.asha import _check_resources
-from raysearch.schedulers.rungs import EPS, Rung, reached
+from raysearch.schedulers.rungs import EPS, Rung, check_resources, reached
 
 __all__ = ["HyperbandScheduler"]
 
@@ -54,7 +53,7 @@ class HyperbandScheduler(Scheduler):
         seed: SeedLike = None,
     ) -> None:
         super().__init__(seed=seed)
-        _check_resources(grace_period, max_t, reduction_factor)
+        check_resources(grace_period, max_t, reduction_factor)
         self.grace_period = grace_period
         self.max_t = max_t
         self.reduction_factor = reduction_factor

@@ -14,10 +14,22 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Rung", "milestones", "reached", "EPS"]
+__all__ = ["Rung", "check_resources", "milestones", "reached", "EPS"]
 
 #: tolerance when comparing a reported step with a milestone (float resources)
 EPS = 1e-9
+
+
+def check_resources(grace_period: float, max_t: float, reduction_factor: float) -> None:
+    """Validates the arguments every successive-halving scheduler shares."""
+    if not (isinstance(grace_period, int | float) and grace_period > 0):
+        raise ValueError(f"grace_period must be a positive number, got {grace_period!r}")
+    if not (isinstance(max_t, int | float) and max_t > grace_period):
+        raise ValueError(
+            f"max_t must be a number above grace_period={grace_period}, got {max_t!r}"
+        )
+    if not (isinstance(reduction_factor, int | float) and reduction_factor > 1):
+        raise ValueError(f"reduction_factor must be a number above 1, got {reduction_factor!r}")
 
 
 def milestones(

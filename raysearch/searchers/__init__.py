@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from raysearch.searchers.gp import GPSearch
 from raysearch.searchers.grid import GridSearch
+from raysearch.searchers.multifidelity import MultiFidelitySearch
 from raysearch.searchers.random import RandomSearch
 from raysearch.searchers.tpe import TPESearch
 
-__all__ = ["GridSearch", "RandomSearch", "TPESearch"]
+__all__ = ["GPSearch", "GridSearch", "MultiFidelitySearch", "RandomSearch", "TPESearch"]

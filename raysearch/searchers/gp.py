@@ -4,7 +4,7 @@ Each suggestion:
 
 1. **Initial design.** Until ``n_init`` trials exist (default ``clip(n_params // 2 + 4, 10, 20)``,
    so it grows with the dimension) and two have finished, points come from a scrambled
-   Sobol sequence (:func:`raysearch.searchers.random.sobol_block`).
+   Sobol sequence (:class:`raysearch.searchers.startup.SobolSequence`).
 2. **Data.** Finished trials (complete and pruned, with their values) are the training set;
    failed trials count as the worst finished value (so crashing regions are avoided). Above
    ``max_train`` (250) observations the set keeps the best 30% and the most recent rest, so
@@ -12,7 +12,8 @@ Each suggestion:
    Yeo-Johnson power transform (:func:`raysearch.surrogates.gp.warp_outputs`, as HEBO does;
    ``output_warp="none"`` turns it off).
 3. **Inputs.** The shared :class:`~raysearch.space.Encoding` (unit cube: log scales,
-   integer cells, one-hot categoricals). An inactive conditional parameter's columns are
+   integer cells, one-hot categoricals; :meth:`~raysearch.surrogates.acquisition.Domain.
+   features`). An inactive conditional parameter's columns are
    set to 0.5 and every group of parameters with the same conditions gets an extra
    "active" indicator column (1 active, 0 inactive), so two configs that both lack a
    sub-space are equal there, and a config that has it differs from one that lacks it by
@@ -40,7 +41,11 @@ Each suggestion:
    snapping to valid values, then a greedy local search over integer/ordered cells and
    categorical choices (one-parameter neighbour moves, re-completing activated
    sub-spaces). In a space without conditions the random candidates are encoded straight
-   from the unit cube in numpy and only the rows that are looked at are decoded.
+   from the unit cube in numpy and only the rows that are looked at are decoded. The
+   optimiser is :func:`raysearch.surrogates.acquisition.maximise` (pure functions over a
+   :class:`~raysearch.surrogates.acquisition.Domain` and a
+   :class:`~raysearch.surrogates.acquisition.Problem`); this module keeps the strategy:
+   the data, the model's refits, the pending trials, the trust region and the state.
 
 Speed: median suggestion 35-38 ms at 200 observations on Hartmann6 (2-core machine; Optuna's
 GPSampler 225-256 ms), from ``python -m raysearch.bench hpo --suggest-time-at 200 --functions
@@ -73,36 +78,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from scipy import linalg, optimize
+from scipy import linalg
 
 from raysearch.core.searcher import Searcher, Suggestion
 from raysearch.core.types import FINISHED, Trial, TrialStatus
-from raysearch.searchers.random import sobol_block
-from raysearch.searchers.tpe import column_spec
-from raysearch.space import Categorical, Encoding, Float, Normal
+from raysearch.searchers.startup import SobolSequence, unseen
 from raysearch.space.space import Flat
-from raysearch.surrogates.gp import WARPS, GaussianProcess, fit_theta, log_ei, warp_outputs
+from raysearch.surrogates.acquisition import Domain, Problem, maximise, trust_region
+from raysearch.surrogates.gp import WARPS, GaussianProcess, fit_theta, warp_outputs
 
 __all__ = ["GPSearch", "select_training"]
 
 logger = logging.getLogger(__name__)
 
-_SOBOL_BLOCK = 64
-_MAX_SOBOL_SEED = 1 << 30
-_INACTIVE = 0.5
 _TR_MIN, _TR_MAX, _TR_INIT = 2.0**-7, 1.6, 0.8
 _TR_SUCCESS = 3
-#: L-BFGS-B iterations of the acquisition search. All starts share one problem, so at 200
-#: observations 100 iterations always ran to the cap (LogEI is rugged there) and took half
-#: a suggestion's time. Measured, seeds 0-9, mean log10 regret over the 9 functions of
-#: ``python -m raysearch.bench hpo``, 100 against 40 iterations: 50 trials -1.57 against
-#: -1.55 (25 iterations: -1.58), 100 trials -2.77 against -2.82, 50 trials with 4
-#: pending -1.35 against -1.36; median suggest time at 200 observations 77 ms against 36.
-_GRAD_MAXITER = 40
 
 
 _CONTROLLER: Any = None
@@ -212,9 +206,7 @@ class GPSearch(Searcher):
         self.refit_every = None if refit_every is None else int(refit_every)
         self.tr_dims = None if tr_dims is None else int(tr_dims)
         self.n_init = 0
-        self._sobol_seed = 0
-        self._sobol_index = 0
-        self._sobol_cache: tuple[int, np.ndarray] | None = None
+        self._sobol = SobolSequence()
         self._theta: np.ndarray | None = None
         self._theta_n = 0  # observations at the last hyperparameter fit
         self._tr_length = _TR_INIT
@@ -223,7 +215,6 @@ class GPSearch(Searcher):
         self._tr_best: float | None = None
         self._rows: dict[str, np.ndarray] = {}
         self.last_train_size = 0
-        self._n_local = 0
         self._exploit: set[str] = set()  # pending exploitation trials
         super().__init__(space, **kwargs)
 
@@ -242,61 +233,17 @@ class GPSearch(Searcher):
     # ------------------------------------------------------------------ set-up
     def _on_setup(self) -> None:
         space = self.space
-        self._sobol_seed = int(self.rng.integers(0, _MAX_SOBOL_SEED))
-        self.encoding = Encoding(space)
+        self._sobol.reseed(self.rng)
+        self._domain = Domain.of(space, self.n_candidates, self.n_restarts)
+        self.encoding = self._domain.encoding
         n_params = sum(1 for e in space.entries if e.param.cardinality != 1)
         default_init = min(20, max(10, n_params // 2 + 4))
         self.n_init = default_init if self.n_init_arg is None else self.n_init_arg
         self._cardinality = space.cardinality(limit=100_000)
-        # Activity groups: parameters with the same (non-empty) conditions.
-        groups: dict[tuple[str, ...], list[int]] = {}
-        for e in space.entries:
-            if e.conditions:
-                s = self.encoding.slices[e.name]
-                groups.setdefault(tuple(str(c) for c in e.conditions), []).append(s.start)
-        self._group_cols = [cols[0] for cols in groups.values()]
-        cols = self.encoding.columns
-        # Columns the gradient search moves: continuous and ordered discrete ones.
-        self._move = np.array([c.kind in ("continuous", "discrete") for c in cols], dtype=bool)
-        self._discrete: list[tuple[int, np.ndarray, np.ndarray]] = []  # col, edges, centres
-        for e in space.entries:
-            spec = column_spec(e.param)
-            s = self.encoding.slices[e.name]
-            if cols[s.start].kind == "discrete" and spec.kind == "discrete":
-                assert spec.edges is not None and spec.centres is not None
-                self._discrete.append((s.start, spec.edges, spec.centres))
-        self._onehot_blocks = [
-            (s.start, s.stop)
-            for name, s in self.encoding.slices.items()
-            if cols[s.start].kind == "onehot"
-        ]
-        self._d_model = self.encoding.dim + len(self._group_cols)
-        # How a unit-cube coordinate becomes encoding columns, per entry (the encoding of
-        # ``space.from_unit(u)`` without building the assignment; see :meth:`_encode_unit`).
-        cells = {col: (edges, centres) for col, edges, centres in self._discrete}
-        self._unit_maps: list[tuple[int, Any, Any]] = []
-        for e in space.entries:
-            s = self.encoding.slices[e.name]
-            p = e.param
-            kind = cols[s.start].kind
-            if kind == "onehot":
-                self._unit_maps.append((s.start, "onehot", s.stop - s.start))
-            elif s.start in cells:
-                self._unit_maps.append((s.start, "cells", cells[s.start]))
-            elif isinstance(p, Float | Normal) and p.step is None:
-                self._unit_maps.append((s.start, "unit", None))
-            else:
-                self._unit_maps.append((s.start, "scalar", p))
 
     @property
     def uses_trust_region(self) -> bool:
         return self.tr_dims is not None and self.is_setup and self.encoding.dim > self.tr_dims
-
-    def _features(self, E: np.ndarray) -> np.ndarray:
-        """Model inputs of encoded rows (NaN inactive): imputed plus indicator columns."""
-        E = np.atleast_2d(E)
-        ind = (~np.isnan(E[:, self._group_cols])).astype(float)
-        return np.hstack([np.where(np.isnan(E), _INACTIVE, E), ind])
 
     def _encode(self, trial: Trial) -> np.ndarray:
         row = self._rows.get(trial.trial_id)
@@ -305,41 +252,22 @@ class GPSearch(Searcher):
             self._rows[trial.trial_id] = row
         return row
 
+    def _is_new(self, params: Flat) -> bool:
+        return self._cardinality is None or not self.seen(params)
+
     # ------------------------------------------------------------------ suggest
     def _suggest(self, trial_id: str) -> Suggestion:
         if self._cardinality is not None and len(self._seen) >= self._cardinality:
             return FINISHED
         finished = self.finished_trials
         if len(self.trials) < self.n_init or len(finished) < 2:
-            return self._startup()
+            return self._sobol.next_new(self.space, self.rng, self._is_new)
         try:
             with _single_threaded_blas():
                 return self._model_suggest(trial_id)
         except (linalg.LinAlgError, ValueError, FloatingPointError) as err:
             logger.warning("GP suggestion failed (%s); falling back to a random point", err)
-            return self._unseen()
-
-    def _startup(self) -> Suggestion:
-        for _ in range(100):
-            block, offset = divmod(self._sobol_index, _SOBOL_BLOCK)
-            if self._sobol_cache is None or self._sobol_cache[0] != block:
-                dim = len(self.space.entries)
-                self._sobol_cache = (block, sobol_block(dim, self._sobol_seed, block))
-            self._sobol_index += 1
-            params = self.space.from_unit(self._sobol_cache[1][offset, : len(self.space.entries)])
-            if self._cardinality is None or not self.seen(params):
-                return params
-        return self._unseen()
-
-    def _unseen(self) -> Suggestion:
-        for _ in range(100):
-            params = self.space.sample(self.rng)
-            if self._cardinality is None or not self.seen(params):
-                return params
-        unseen = [p for p in self.space.enumerate() if not self.seen(p)]
-        if not unseen:
-            return FINISHED
-        return unseen[int(self.rng.integers(0, len(unseen)))]
+            return unseen(self.space, self.rng, self._is_new)
 
     def _training_data(self) -> tuple[list[Trial], np.ndarray, list[Trial]]:
         obs: list[Trial] = []
@@ -383,285 +311,43 @@ class GPSearch(Searcher):
     def _model_suggest(self, trial_id: str) -> Suggestion:
         train, values, pending = self._training_data()
         self.last_train_size = len(train)
-        E = np.array([self._encode(t) for t in train])
-        X = self._features(E)
+        X = self._domain.features(np.array([self._encode(t) for t in train]))
         y = warp_outputs(values, self.output_warp)
         gp = self._fit(X, y)
-        best = float(y.min())
         incumbent = train[int(np.argmin(values))]
-        box = self._tr_box(gp, incumbent) if self.uses_trust_region else None
+        box = None
+        if self.uses_trust_region:
+            box = trust_region(gp, self._encode(incumbent), self._tr_length)
+        problem = Problem(
+            gp, float(y.min()), [t.params for t in train], values, incumbent.params, box
+        )
         if pending:
-            Xp = self._features(np.array([self._encode(t) for t in pending]))
+            Xp = self._domain.features(np.array([self._encode(t) for t in pending]))
             n_exploit = sum(t.trial_id in self._exploit for t in pending)
             if n_exploit + 1 <= self.exploit_share * (len(pending) + 1):
-                flat = self._exploit_suggest(gp, best, train, values, box, incumbent, X, Xp)
+                flat = self._exploit_suggest(problem, np.vstack([X, Xp]))
                 if flat is not None:
                     self._exploit.add(trial_id)
                     return flat
             believed = gp.predict(Xp).mean  # kriging believer: pending = posterior mean,
             gp = gp.condition(Xp, believed)  # as exact data, and part of the incumbent too
-            best = min(best, float(believed.min()))
-        return self._maximise(gp, best, train, values, box, incumbent)
+            problem = replace(problem, gp=gp, best=min(problem.best, float(believed.min())))
+        return self._maximise(problem)
 
-    def _exploit_suggest(
-        self,
-        gp: GaussianProcess,
-        best: float,
-        train: list[Trial],
-        values: np.ndarray,
-        box: tuple[np.ndarray, np.ndarray] | None,
-        incumbent: Trial,
-        X: np.ndarray,
-        Xp: np.ndarray,
-    ) -> Flat | None:
-        """The posterior-mean minimiser, or None if it is (within 1e-3 lengthscales) a point
-        already observed or in flight."""
-        flat = self._maximise(gp, best, train, values, box, incumbent, greedy=True)
+    def _maximise(self, problem: Problem) -> Suggestion:
+        """The acquisition's new maximiser, else a random unseen point (or FINISHED)."""
+        flat = maximise(self._domain, problem, self.rng, self._is_new)
+        return flat if flat is not None else unseen(self.space, self.rng, self._is_new)
+
+    def _exploit_suggest(self, problem: Problem, known: np.ndarray) -> Flat | None:
+        """The posterior-mean minimiser, or None if it is (within 1e-3 lengthscales) one of
+        the ``known`` model inputs (points observed or in flight)."""
+        flat = self._maximise(replace(problem, greedy=True))
         if not isinstance(flat, dict):
             return None
-        x = self._features(self.encoding.encode(flat)[None])
-        known = np.vstack([X, Xp])
-        dist = np.sqrt((((known - x) / gp.lengthscales) ** 2).sum(axis=1)).min()
+        x = self._domain.features(self.encoding.encode(flat)[None])
+        dist = np.sqrt((((known - x) / problem.gp.lengthscales) ** 2).sum(axis=1)).min()
         return flat if dist > 1e-3 else None
-
-    # ------------------------------------------------------------------ acquisition
-    def _acq(
-        self, gp: GaussianProcess, best: float, E: np.ndarray, greedy: bool = False
-    ) -> np.ndarray:
-        """LogEI below ``best`` or, if ``greedy``, the negated posterior mean."""
-        p = gp.predict(self._features(E))
-        if greedy:
-            return -p.mean
-        return log_ei(p.mean, p.var, best)[0]
-
-    def _tr_box(self, gp: GaussianProcess, incumbent: Trial) -> tuple[np.ndarray, np.ndarray]:
-        d = self.encoding.dim
-        ls = gp.lengthscales[:d]
-        w = ls / math.exp(float(np.mean(np.log(ls))))
-        w = np.clip(w, 0.1, 10.0)
-        half = 0.5 * self._tr_length * w
-        centre = np.where(np.isnan(self._encode(incumbent)), 0.5, self._encode(incumbent))
-        return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
-
-    def _encode_unit(self, U: np.ndarray) -> np.ndarray:
-        """``(n, d)`` encodings of ``space.from_unit(u)`` for the rows of ``U`` (one column per
-        entry) of a space without conditions, in numpy: discrete cells by their edges
-        (:func:`~raysearch.searchers.tpe.column_spec`), one-hot blocks by the choice's
-        cell, continuous floats and normals as ``u`` itself (``to_unit(from_unit(u))`` up to
-        rounding, so decoding a row gives exactly ``space.from_unit(u)``).
-        The per-assignment route (``from_unit``, then ``encode``) took 21 ms of a 90 ms
-        suggestion for 512 Hartmann6 candidates."""
-        n = len(U)
-        E = np.empty((n, self.encoding.dim))
-        for j, (col, how, data) in enumerate(self._unit_maps):
-            u = np.clip(U[:, j], 0.0, 1.0)
-            if how == "onehot":
-                idx = np.minimum((u * data).astype(int), data - 1)
-                E[:, col : col + data] = 0.0
-                E[np.arange(n), col + idx] = 1.0
-            elif how == "cells":
-                edges, centres = data
-                k = np.clip(np.searchsorted(edges, u, side="right") - 1, 0, len(centres) - 1)
-                E[:, col] = centres[k]
-            elif how == "unit":
-                E[:, col] = u
-            else:
-                E[:, col] = [data.to_unit(data.from_unit(float(v))) for v in u]
-        return E
-
-    def _candidates(
-        self,
-        train: list[Trial],
-        values: np.ndarray,
-        box: tuple[np.ndarray, np.ndarray] | None,
-        incumbent: Trial,
-    ) -> tuple[np.ndarray, list[Flat | None]]:
-        """Encoded candidates and their assignments; None stands for "decode the row" (the
-        random candidates of an unconditional space, most of which are never looked at)."""
-        space = self.space
-        n = self.n_candidates
-        built: list[Flat] = []  # assignments built one by one, encoded below
-        E_unit = np.empty((0, self.encoding.dim))  # rows encoded straight from the cube
-        if box is None:
-            if not space.is_conditional and len(space.entries) > 0:
-                E_unit = self._encode_unit(self.rng.random((n, len(space.entries))))
-            else:
-                built = [space.sample(self.rng) for _ in range(n // 2)]
-        else:
-            lo, hi = box
-            p_move = min(1.0, 20.0 / max(len(space.entries), 1))
-            for _ in range(n // 2):
-                flat = dict(incumbent.params)
-                for e in space.entries:
-                    if e.name not in flat or self.rng.random() >= p_move:
-                        continue
-                    s = self.encoding.slices[e.name]
-                    if isinstance(e.param, Categorical) and not e.param.ordered:
-                        flat[e.name] = e.param.sample(self.rng)
-                    else:
-                        u = self.rng.uniform(lo[s.start], hi[s.start])
-                        flat[e.name] = e.param.from_unit(float(u))
-                built.append(space.complete(space.prune(flat), self.rng))
-        # neighbours of the best trials (local exploitation), last in the list
-        top = np.argsort(values, kind="stable")[:5]
-        self._n_local = 8 * len(top)
-        for i in top:
-            for _ in range(8):
-                built.append(space.mutate(train[int(i)].params, self.rng, scale=0.05))
-        E = np.vstack([E_unit, self.encoding.encode_many(built)])
-        flats: list[Flat | None] = [None] * len(E_unit)
-        flats += built
-        return E, flats
-
-    def _maximise(
-        self,
-        gp: GaussianProcess,
-        best: float,
-        train: list[Trial],
-        values: np.ndarray,
-        box: tuple[np.ndarray, np.ndarray] | None,
-        incumbent: Trial,
-        greedy: bool = False,
-    ) -> Suggestion:
-        """The unseen point that maximises the acquisition (see :meth:`_acq`)."""
-        E, flats = self._candidates(train, values, box, incumbent)
-
-        def flat_at(i: int) -> Flat:
-            flat = flats[i]
-            if flat is None:
-                flat = flats[i] = self.encoding.decode(E[i])
-            return flat
-
-        scores = self._acq(gp, best, E, greedy)
-        order = np.argsort(-scores, kind="stable")
-        # Half the starts from the global (random) candidates, so the gradient search does
-        # not only polish the incumbent's neighbourhood; the rest are the overall best.
-        n_global = len(flats) - self._n_local
-        g_order = [int(i) for i in order if i < n_global]
-        starts = g_order[: self.n_restarts // 2]
-        starts += [int(i) for i in order if int(i) not in starts][: self.n_restarts - len(starts)]
-        results: list[tuple[float, Flat]] = []
-        if starts and self._move.any():
-            for flat in self._gradient_search(gp, best, E[starts], box, greedy):
-                results.append(
-                    (float(self._acq(gp, best, self.encoding.encode(flat)[None], greedy)[0]), flat)
-                )
-        for i in order[: max(self.n_restarts, 1)]:
-            results.append((float(scores[i]), flat_at(int(i))))
-        # local search over discrete and categorical values from the best few
-        results.sort(key=lambda r: -r[0])
-        polished = [self._local_search(gp, best, f, v, greedy) for v, f in results[:2]]
-        # every candidate, by score; an int is a candidate's row, decoded when reached
-        pool: list[tuple[float, Flat | int]] = [*polished, *results]
-        pool += [(float(scores[i]), int(i)) for i in order]
-        pool.sort(key=lambda r: -r[0])
-        for _, item in pool:
-            flat = flat_at(item) if isinstance(item, int) else item
-            if self._cardinality is None or not self.seen(flat):
-                return flat
-        return self._unseen()
-
-    def _gradient_search(
-        self,
-        gp: GaussianProcess,
-        best: float,
-        E0: np.ndarray,
-        box: tuple[np.ndarray, np.ndarray] | None,
-        greedy: bool = False,
-    ) -> list[Flat]:
-        k, d = E0.shape
-        active = ~np.isnan(E0)
-        X0 = np.where(active, E0, _INACTIVE)
-        ind = self._features(E0)[:, d:]
-        movable = active & self._move[None, :]
-        lo = np.zeros((k, d))
-        hi = np.ones((k, d))
-        if box is not None:
-            lo = np.broadcast_to(box[0], (k, d)).copy()
-            hi = np.broadcast_to(box[1], (k, d)).copy()
-            X0 = np.clip(X0, lo, hi)
-        lo = np.where(movable, lo, X0)
-        hi = np.where(movable, hi, X0)
-
-        def f(v: np.ndarray) -> tuple[float, np.ndarray]:
-            Xk = v.reshape(k, d)
-            p = gp.predict(np.hstack([Xk, ind]) if ind.shape[1] else Xk, grad=True)
-            g: np.ndarray | None
-            if greedy:
-                val, g = -p.mean, None if p.dmean is None else -p.dmean
-            else:
-                val, g = log_ei(p.mean, p.var, best, p.dmean, p.dvar)
-            assert g is not None
-            grad = -g[:, :d] * movable
-            return -float(val.sum()), grad.ravel()
-
-        res = optimize.minimize(
-            f,
-            X0.ravel(),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=list(zip(lo.ravel(), hi.ravel())),
-            options={"maxiter": _GRAD_MAXITER},
-        )
-        Xk = np.asarray(res.x).reshape(k, d)
-        Xk = np.where(active, Xk, np.nan)
-        out: list[Flat] = []
-        for row in Xk:
-            try:
-                out.append(self.encoding.decode(np.where(np.isnan(row), 0.5, row)))
-            except Exception:
-                continue
-        return out
-
-    def _neighbours(self, flat: Flat) -> list[Flat]:
-        space = self.space
-        out: list[Flat] = []
-        for e in space.entries:
-            if e.name not in flat:
-                continue
-            p = e.param
-            n = p.cardinality
-            if n is None or n == 1:
-                continue
-            if isinstance(p, Categorical) and not p.ordered:
-                options = [c for c in p.choices if c != flat[e.name]]
-                if len(options) > 8:
-                    pick = self.rng.choice(len(options), size=8, replace=False)
-                    options = [options[int(i)] for i in pick]
-            elif n <= 4096:
-                vals = p.values()
-                u = p.to_unit(flat[e.name])
-                j = int(np.argmin([abs(p.to_unit(v) - u) for v in vals])) if n <= 256 else None
-                if j is None:
-                    options = [
-                        p.from_unit(min(1.0, u + 1.0 / n)),
-                        p.from_unit(max(0.0, u - 1.0 / n)),
-                    ]
-                else:
-                    options = [vals[i] for i in (j - 1, j + 1) if 0 <= i < n]
-            else:
-                continue
-            for v in options:
-                new = dict(flat)
-                new[e.name] = v
-                out.append(space.complete(space.prune(new), self.rng))
-        return out
-
-    def _local_search(
-        self, gp: GaussianProcess, best: float, flat: Flat, value: float, greedy: bool = False
-    ) -> tuple[float, Flat]:
-        for _ in range(5):
-            nbrs = [
-                n for n in self._neighbours(flat) if self._cardinality is None or not self.seen(n)
-            ]
-            if not nbrs:
-                break
-            scores = self._acq(gp, best, self.encoding.encode_many(nbrs), greedy)
-            i = int(np.argmax(scores))
-            if scores[i] <= value + 1e-9:
-                break
-            flat, value = nbrs[i], float(scores[i])
-        return value, flat
 
     # ------------------------------------------------------------------ trust region
     def _on_tell(self, trial: Trial) -> None:
@@ -696,8 +382,7 @@ class GPSearch(Searcher):
     # ------------------------------------------------------------------ state
     def _strategy_state(self) -> dict[str, Any]:
         return {
-            "sobol_seed": self._sobol_seed,
-            "sobol_index": self._sobol_index,
+            **self._sobol.state(),
             "theta": None if self._theta is None else [float(v) for v in self._theta],
             "theta_n": self._theta_n,
             "tr": [self._tr_length, self._tr_success, self._tr_failure, self._tr_best],
@@ -705,9 +390,7 @@ class GPSearch(Searcher):
         }
 
     def _load_strategy_state(self, data: dict[str, Any]) -> None:
-        self._sobol_seed = int(data.get("sobol_seed", self._sobol_seed))
-        self._sobol_index = int(data.get("sobol_index", 0))
-        self._sobol_cache = None
+        self._sobol.load(data)
         theta = data.get("theta")
         self._theta = None if theta is None else np.array(theta, dtype=float)
         self._theta_n = int(data.get("theta_n", 0))

@@ -31,7 +31,6 @@ from typing import Any
 
 from raysearch.core.searcher import Searcher, Suggestion
 from raysearch.core.types import FINISHED
-from raysearch.space import Categorical
 from raysearch.space.space import Flat
 
 __all__ = ["GridSearch"]
@@ -85,12 +84,13 @@ class GridSearch(Searcher):
             return {n: space[n].values() for n in marked}
         if self.resolution is None and space.cardinality(limit=_MAX_FINITE) is not None:
             return {e.name: e.param.values() for e in space.entries}
+        # Choices are always enumerated in full; numbers on a grid of ``resolution`` values.
         resolution = self.resolution
-        if resolution is None and not any(isinstance(e.param, Categorical) for e in space.entries):
+        if resolution is None and all(e.param.numeric for e in space.entries):
             resolution = 5
         out: dict[str, list[Any]] = {}
         for e in space.entries:
-            if isinstance(e.param, Categorical):
+            if not e.param.numeric:
                 out[e.name] = e.param.values()
             elif resolution is not None:
                 out[e.name] = e.param.grid(resolution)

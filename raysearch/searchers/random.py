@@ -1,7 +1,9 @@
 """Random search: plain (i.i.d.) or quasi-random (scrambled Sobol) sampling.
 
 Bergstra & Bengio, "Random Search for Hyper-Parameter Optimization", JMLR 2012; Sobol
-sequences: Owen-scrambled, as in ``scipy.stats.qmc.Sobol``.
+sequences: Owen-scrambled, as in ``scipy.stats.qmc.Sobol``
+(:class:`~raysearch.searchers.startup.SobolSequence`, shared with the model-based
+searchers' initial design).
 
 Example::
 
@@ -15,34 +17,14 @@ Example::
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
-
-import numpy as np
 
 from raysearch.core.searcher import Searcher, Suggestion
 from raysearch.core.types import FINISHED
+from raysearch.searchers.startup import SobolSequence, draw_new, pick_unseen, sobol_block
+from raysearch.space.space import Flat
 
 __all__ = ["RandomSearch", "sobol_block"]
-
-_SOBOL_BLOCK = 64  # Sobol points are made in blocks of a power of two (balance properties)
-_MAX_SOBOL_SEED = 1 << 30
-
-
-def sobol_block(dim: int, seed: int, block: int, size: int = _SOBOL_BLOCK) -> np.ndarray:
-    """Points ``[block*size, (block+1)*size)`` of a scrambled Sobol sequence, ``(size, dim)``.
-
-    Deterministic in ``(dim, seed, block)``, so a restored searcher regenerates the exact
-    points it would have drawn.
-    """
-    from scipy.stats import qmc
-
-    engine = qmc.Sobol(d=max(dim, 1), scramble=True, seed=np.random.default_rng(seed))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # fast_forward by a non-power-of-two count warns
-        if block:
-            engine.fast_forward(block * size)
-        return np.asarray(engine.random(size))
 
 
 class RandomSearch(Searcher):
@@ -65,9 +47,7 @@ class RandomSearch(Searcher):
             raise ValueError(f"sampler must be 'random' or 'sobol', got {sampler!r}")
         self.sampler = sampler
         self.dedupe = bool(dedupe)
-        self._sobol_seed = 0
-        self._sobol_index = 0
-        self._sobol_cache: tuple[int, np.ndarray] | None = None
+        self._sobol = SobolSequence()
         self._cardinality: int | None = None
         super().__init__(space, **kwargs)
 
@@ -75,38 +55,27 @@ class RandomSearch(Searcher):
         return {"sampler": self.sampler, "dedupe": self.dedupe}
 
     def _on_setup(self) -> None:
-        self._sobol_seed = int(self.rng.integers(0, _MAX_SOBOL_SEED))
+        self._sobol.reseed(self.rng)
         self._cardinality = self.space.cardinality(limit=100_000) if self.dedupe else None
 
-    def _draw(self) -> dict[str, Any]:
+    def _draw(self) -> Flat:
         if self.sampler == "random":
             return self.space.sample(self.rng)
-        block, offset = divmod(self._sobol_index, _SOBOL_BLOCK)
-        if self._sobol_cache is None or self._sobol_cache[0] != block:
-            dim = len(self.space.entries)
-            self._sobol_cache = (block, sobol_block(dim, self._sobol_seed, block))
-        self._sobol_index += 1
-        return self.space.from_unit(self._sobol_cache[1][offset, : len(self.space.entries)])
+        return self._sobol.next(self.space)
 
     def _suggest(self, trial_id: str) -> Suggestion:
         if self._cardinality is None:
             return self._draw()
         if len(self._seen) >= self._cardinality:
             return FINISHED
-        for _ in range(100):
-            params = self._draw()
-            if not self.seen(params):
-                return params
-        # Rejection keeps failing once most configs are taken: pick an unseen one directly.
-        unseen = [p for p in self.space.enumerate() if not self.seen(p)]
-        if not unseen:
-            return FINISHED
-        return unseen[int(self.rng.integers(0, len(unseen)))]
+        found = draw_new(self._draw, self._is_new)
+        return found if found is not None else pick_unseen(self.space, self.rng, self._is_new)
+
+    def _is_new(self, params: Flat) -> bool:
+        return not self.seen(params)
 
     def _strategy_state(self) -> dict[str, Any]:
-        return {"sobol_seed": self._sobol_seed, "sobol_index": self._sobol_index}
+        return self._sobol.state()
 
     def _load_strategy_state(self, data: dict[str, Any]) -> None:
-        self._sobol_seed = int(data.get("sobol_seed", self._sobol_seed))
-        self._sobol_index = int(data.get("sobol_index", 0))
-        self._sobol_cache = None
+        self._sobol.load(data)

@@ -50,7 +50,9 @@ the mean log10 regret is lower on all 9 problems x {50, 100} trials x {sequentia
 4 pending}, by 0.43 on average; the closest cell (Ackley5, 50 trials, 4 pending) is a tie.
 
 Until ``n_startup`` trials exist (and at least two finished) suggestions come from a
-scrambled Sobol sequence (even coverage of the box).
+scrambled Sobol sequence (even coverage of the box;
+:class:`~raysearch.searchers.startup.SobolSequence`). Each parameter's column of the
+estimators is :func:`raysearch.surrogates.parzen.column_spec`.
 
 Multi-fidelity (``multi_fidelity=True``, BOHB-style): the model is fitted on the values
 trials reported at one step (:meth:`~raysearch.core.Searcher.report`): the largest step at
@@ -82,54 +84,20 @@ import numpy as np
 
 from raysearch.core.searcher import Searcher, Suggestion
 from raysearch.core.types import FINISHED, Trial, TrialStatus
-from raysearch.searchers.random import sobol_block
-from raysearch.space import Categorical, Entry, Param
+from raysearch.searchers.startup import SobolSequence, unseen
+from raysearch.space import Entry
+from raysearch.space.params import choice_index
 from raysearch.space.space import Flat
-from raysearch.surrogates.parzen import ColumnSpec, ParzenEstimator
+from raysearch.surrogates.parzen import ColumnSpec, ParzenEstimator, column_spec
 
-__all__ = ["TPESearch", "column_spec", "n_good", "bad_weights", "fidelity_step"]
+__all__ = ["TPESearch", "n_good", "bad_weights", "fidelity_step"]
 
-_SOBOL_BLOCK = 64
-_MAX_SOBOL_SEED = 1 << 30
-#: Ordered parameters with at most this many values get discrete (cell-mass) kernels;
-#: finer ones are modelled as continuous (cells far below any bandwidth) and snapped.
-MAX_DISCRETE_CELLS = 256
-#: Discrete kernels are at least this many cells wide, so that neighbouring values keep
-#: some mass (a narrower kernel freezes an int or an ordered choice at its first good value).
-DISCRETE_MIN_BANDWIDTH = 0.5
 _GAMMA_RULES = ("linear", "sqrt")
 _WEIGHTINGS = ("uniform", "ei")
 _CLIPS = ("active", "kernels")
 
 
 # ----------------------------------------------------------------------------- pure steps
-def column_spec(param: Param) -> ColumnSpec:
-    """The Parzen column of a parameter: categorical for unordered choices, discrete (with
-    the exact cells of :meth:`Param.from_unit`) for small ordered ones, else continuous."""
-    n = param.cardinality
-    if isinstance(param, Categorical) and not param.ordered:
-        return ColumnSpec("categorical", n or 1)
-    if n is None or n > MAX_DISCRETE_CELLS:
-        return ColumnSpec("continuous")
-    if n == 1:
-        return ColumnSpec("categorical", 1)
-    centres = np.array([param.to_unit(v) for v in param.values()])
-    edges = np.empty(n + 1)
-    edges[0], edges[-1] = 0.0, 1.0
-    for k in range(1, n):
-        # The boundary between cells k-1 and k, where from_unit switches value: bisection
-        # (log-scaled ints have uneven cells, so no closed form is assumed).
-        lo, hi = centres[k - 1], centres[k]
-        for _ in range(40):
-            mid = 0.5 * (lo + hi)
-            if param.to_unit(param.from_unit(mid)) <= centres[k - 1]:
-                lo = mid
-            else:
-                hi = mid
-        edges[k] = hi
-    return ColumnSpec("discrete", n, edges, centres, DISCRETE_MIN_BANDWIDTH / n)
-
-
 def n_good(n: int, *, gamma: float, rule: str = "linear", cap: int = 25) -> int:
     """Size of the good set among ``n`` finished trials: ``ceil(gamma * n)`` (linear) or
     ``ceil(gamma * sqrt(n))`` (sqrt), at most ``cap`` and at least 1 when ``n > 0``."""
@@ -252,9 +220,7 @@ class TPESearch(Searcher):
         self.liar_weight = float(liar_weight)
         self.multi_fidelity = bool(multi_fidelity)
         self.n_min = self.n_startup if n_min is None else int(n_min)
-        self._sobol_seed = 0
-        self._sobol_index = 0
-        self._sobol_cache: tuple[int, np.ndarray] | None = None
+        self._sobol = SobolSequence()
         self._rows: dict[str, np.ndarray] = {}  # trial id -> encoded row (derived, not state)
         self._specs: list[ColumnSpec] = []
         self._groups: list[list[int]] = []
@@ -280,7 +246,7 @@ class TPESearch(Searcher):
     # ------------------------------------------------------------------ set-up
     def _on_setup(self) -> None:
         entries = self.space.entries
-        self._sobol_seed = int(self.rng.integers(0, _MAX_SOBOL_SEED))
+        self._sobol.reseed(self.rng)
         self._specs = [column_spec(e.param) for e in entries]
         self._groups = _groups(entries)
         self._cardinality = self.space.cardinality(limit=100_000)
@@ -293,7 +259,7 @@ class TPESearch(Searcher):
                 if e.name in trial.params:
                     value = trial.params[e.name]
                     if self._specs[k].kind == "categorical":
-                        row[k] = _choice_index(e.param, value)
+                        row[k] = float(choice_index(e.param, value))
                     else:
                         row[k] = e.param.to_unit(value)
             self._rows[trial.trial_id] = row
@@ -305,31 +271,11 @@ class TPESearch(Searcher):
             return FINISHED
         split = self._split()
         if split is None:
-            return self._startup()
+            return self._sobol.next_new(self.space, self.rng, self._is_new)
         return self._choose(split)
 
-    def _startup(self) -> Suggestion:
-        for _ in range(100):
-            block, offset = divmod(self._sobol_index, _SOBOL_BLOCK)
-            if self._sobol_cache is None or self._sobol_cache[0] != block:
-                dim = len(self.space.entries)
-                self._sobol_cache = (block, sobol_block(dim, self._sobol_seed, block))
-            self._sobol_index += 1
-            params = self.space.from_unit(self._sobol_cache[1][offset, : len(self.space.entries)])
-            if self._cardinality is None or not self.seen(params):
-                return params
-        return self._unseen()
-
-    def _unseen(self) -> Suggestion:
-        """A random config not tried yet (finite spaces), FINISHED if none is left."""
-        for _ in range(100):
-            params = self.space.sample(self.rng)
-            if not self.seen(params):
-                return params
-        unseen = [p for p in self.space.enumerate() if not self.seen(p)]
-        if not unseen:
-            return FINISHED
-        return unseen[int(self.rng.integers(0, len(unseen)))]
+    def _is_new(self, params: Flat) -> bool:
+        return self._cardinality is None or not self.seen(params)
 
     def _split(self) -> _Split | None:
         """Every trial encoded, classified good or bad and weighted; None while the model
@@ -402,7 +348,7 @@ class TPESearch(Searcher):
             ranked.append((cols, cands, order))
             self._write(flat, cols, cands[order[0]])
         params = self.space.prune(flat)
-        if self._cardinality is None or not self.seen(params):
+        if self._is_new(params):
             return params
         # Finite space and the best candidate was tried: the next-best unseen combination.
         for r in range(1, self.n_candidates):
@@ -411,9 +357,9 @@ class TPESearch(Searcher):
                 if self.space.is_active(entries[cols[0]], alt):
                     self._write(alt, cols, cands[order[r]])
             params = self.space.complete(self.space.prune(alt), self.rng)
-            if not self.seen(params):
+            if self._is_new(params):
                 return params
-        return self._unseen()
+        return unseen(self.space, self.rng, self._is_new)
 
     def _estimator(
         self, X: np.ndarray, specs: list[ColumnSpec], weights: np.ndarray, n_clip: int
@@ -440,19 +386,11 @@ class TPESearch(Searcher):
 
     # ------------------------------------------------------------------ state
     def _strategy_state(self) -> dict[str, Any]:
-        return {"sobol_seed": self._sobol_seed, "sobol_index": self._sobol_index}
+        return self._sobol.state()
 
     def _load_strategy_state(self, data: dict[str, Any]) -> None:
-        self._sobol_seed = int(data.get("sobol_seed", self._sobol_seed))
-        self._sobol_index = int(data.get("sobol_index", 0))
-        self._sobol_cache = None
+        self._sobol.load(data)
         self._rows = {}
-
-
-def _choice_index(param: Param, value: Any) -> float:
-    if isinstance(param, Categorical):
-        return float(param.index(value))
-    return 0.0
 
 
 def _groups(entries: Sequence[Entry]) -> list[list[int]]:

@@ -1,4 +1,7 @@
-"""Conditions that make a parameter active only for some values of another one."""
+"""Conditions that make a parameter active only for some values of another one, and the
+builders that attach them to a part of a space: :func:`when` (a subtree active while its
+conditions hold) and :func:`repeat` (a list whose item ``i`` is active while a count
+parameter exceeds ``i``). :class:`~raysearch.space.Space` reads both when it is built."""
 
 from __future__ import annotations
 
@@ -7,9 +10,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from raysearch.space.params import Categorical, Param, SpaceError, _loose_equal, same_value
+from raysearch.space.params import Categorical, Param, SpaceError, loose_equal, same_value
 
-__all__ = ["Condition", "parse_when"]
+__all__ = ["Condition", "Repeat", "When", "parse_when", "repeat", "when"]
 
 _ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
@@ -21,7 +24,7 @@ OPS = ("in", "not in", "==", "!=", *_ORDER_OPS)
 
 
 def _eq(a: Any, b: Any) -> bool:
-    return same_value(a, b) or _loose_equal(a, b)
+    return same_value(a, b) or loose_equal(a, b)
 
 
 @dataclass(frozen=True)
@@ -129,3 +132,46 @@ def parse_when(when: Any, child: str = "parameter") -> tuple[Condition, ...]:
         f"cannot read the condition of {child!r}: {when!r}; use {{'parent': value}}, "
         "{'parent': [values]} or ('parent', '>=', value)"
     )
+
+
+# ----------------------------------------------------------------------------- builders
+@dataclass(frozen=True)
+class When:
+    """Marks a subtree as active only while ``conditions`` hold (see :func:`when`)."""
+
+    conditions: tuple[Condition, ...]
+    node: Any
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """``count`` copies of ``template``, item ``i`` active while ``count > i`` (see
+    :func:`repeat`)."""
+
+    template: Any
+    count: str
+    max_count: int
+    min_count: int = 1
+
+
+def when(condition: Any, node: Any) -> When:
+    """Makes ``node`` (a parameter or any subtree) active only while ``condition`` holds.
+
+    ``condition`` takes the forms of :func:`parse_when`: ``{"optimizer": "sgd"}``,
+    ``{"optimizer": ["sgd", "nesterov"]}``, ``("depth", ">=", 3)``.
+    """
+    return When(parse_when(condition), node)
+
+
+def repeat(template: Any, *, count: str, max_count: int, min_count: int = 1) -> Repeat:
+    """A list of ``count`` copies of ``template``, where ``count`` names an int parameter.
+
+    Item ``i`` (0-based) is active while ``count > i``; each item has its own parameters
+    (``layers/0/width``, ``layers/1/width``, ...), so per-layer choices are independent.
+    Items below ``min_count`` are always active when the count parameter has that floor.
+    """
+    if not isinstance(count, str):
+        raise SpaceError(f"repeat count must name a parameter, got {count!r}")
+    if int(max_count) != max_count or max_count < 1:
+        raise SpaceError(f"repeat max_count must be an integer >= 1, got {max_count!r}")
+    return Repeat(template, count, int(max_count), int(min_count))

@@ -10,6 +10,9 @@ Notation:
 Discrete parameters (ints, quantized floats, categoricals) split [0, 1] into equal cells,
 one per value, which is what makes uniform sampling, Sobol sampling and model-based
 search over the same box agree.
+
+How values move (mutation neighbours, local-search moves, PBT's perturbation) is
+:mod:`raysearch.space.mutation`, one operator per parameter kind.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from statistics import NormalDist
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 import numpy as np
 
@@ -30,6 +33,12 @@ __all__ = [
     "Normal",
     "Constant",
     "SpaceError",
+    "canonical",
+    "choice_index",
+    "clean",
+    "is_unordered",
+    "loose_equal",
+    "number",
     "same_value",
 ]
 
@@ -41,22 +50,20 @@ class SpaceError(ValueError):
     """A malformed search space or a value outside it."""
 
 
-def _reflect(u: float) -> float:
-    """Reflects ``u`` into [0, 1] (a random walk bounces off the edges)."""
-    u = abs(u) % 2.0
-    return 2.0 - u if u > 1.0 else u
-
-
 def _clip01(u: float) -> float:
     return min(max(u, 0.0), 1.0)
 
 
-def _clean(v: float, step: float) -> float:
+def clean(v: float, step: float) -> float:
     """``low + k*step`` in floating point gives 0.30000000000000004: round away noise far
     below the step's resolution, but never move a value by more than that noise."""
     decimals = 8 - int(math.floor(math.log10(step)))
     rounded = float(round(v, decimals))
     return rounded if abs(rounded - v) <= 1e-9 * step else v
+
+
+#: Deprecated private name of :func:`clean`, kept until its last importer
+#: (:mod:`raysearch.schedulers.pbt`) uses the public one.
 
 
 def _on_grid(value: float, origin: float, step: float) -> bool:
@@ -76,7 +83,7 @@ def same_value(a: Any, b: Any) -> bool:
         return a is b
 
 
-def _number(value: Any, what: str) -> float:
+def number(value: Any, what: str) -> float:
     """A float from ``value``; YAML 1.1 reads ``1e-4`` as a string, so strings are parsed."""
     if isinstance(value, bool):
         raise SpaceError(f"{what} must be a number, got {value!r}")
@@ -151,22 +158,6 @@ class Param(ABC):
 
     def sample(self, rng: np.random.Generator) -> Any:
         return self.from_unit(float(rng.random()))
-
-    def neighbour(self, value: Any, rng: np.random.Generator, scale: float = 0.2) -> Any:
-        """A value near ``value``: a reflected Gaussian step of sd ``scale`` in unit space.
-
-        Discrete parameters move at least one cell when they have more than one value.
-        """
-        u = self.to_unit(value)
-        new = self.from_unit(_reflect(u + float(rng.normal(0.0, scale))))
-        n = self.cardinality
-        if n is not None and n > 1 and same_value(new, value):
-            step = 1.0 / n
-            direction = 1.0 if rng.random() < 0.5 else -1.0
-            if not 0.0 <= u + direction * step <= 1.0:
-                direction = -direction
-            new = self.from_unit(_clip01(u + direction * step))
-        return new
 
     def validate(self, value: Any, name: str = "value") -> None:
         if not self.contains(value):
@@ -279,10 +270,10 @@ class Float(_Numeric):
     def __init__(
         self, low: float, high: float, *, log: bool = False, step: float | None = None
     ) -> None:
-        self.low = _number(low, "Float low")
-        self.high = _number(high, "Float high")
+        self.low = number(low, "Float low")
+        self.high = number(high, "Float high")
         self.log = bool(log)
-        self.step = None if step is None else _number(step, "Float step")
+        self.step = None if step is None else number(step, "Float step")
         self._check_bounds()
 
     @property
@@ -311,7 +302,7 @@ class Float(_Numeric):
         return _clip01((v - self.low) / (self.high - self.low))
 
     def _round(self, v: float) -> float:
-        return _clean(v, self._cell_width())
+        return clean(v, self._cell_width())
 
     def contains(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(
@@ -340,14 +331,14 @@ class Int(_Numeric):
     kind = "int"
 
     def __init__(self, low: int, high: int, *, log: bool = False, step: int | None = None) -> None:
-        lo, hi = _number(low, "Int low"), _number(high, "Int high")
+        lo, hi = number(low, "Int low"), number(high, "Int high")
         if lo != int(lo) or hi != int(hi):
             raise SpaceError(f"Int bounds must be integers, got low={low!r}, high={high!r}")
         self.low = int(lo)
         self.high = int(hi)
         self.log = bool(log)
         if step is not None:
-            st = _number(step, "Int step")
+            st = number(step, "Int step")
             if st != int(st):
                 raise SpaceError(f"Int step must be an integer, got {step!r}")
             step = int(st)
@@ -391,9 +382,9 @@ class Normal(Param):
     kind = "normal"
 
     def __init__(self, mean: float = 0.0, sd: float = 1.0, *, step: float | None = None) -> None:
-        self.mean = _number(mean, "Normal mean")
-        self.sd = _number(sd, "Normal sd")
-        self.step = None if step is None else _number(step, "Normal step")
+        self.mean = number(mean, "Normal mean")
+        self.sd = number(sd, "Normal sd")
+        self.step = None if step is None else number(step, "Normal step")
         if not math.isfinite(self.mean):
             raise SpaceError(f"Normal mean must be finite, got {self.mean}")
         if not (math.isfinite(self.sd) and self.sd > 0):
@@ -405,7 +396,7 @@ class Normal(Param):
         z = _STD_NORMAL.inv_cdf(min(max(u, _EPS), 1.0 - _EPS))
         v = self.mean + self.sd * z
         if self.step is not None:
-            v = _clean(round(v / self.step) * self.step, self.step)
+            v = clean(round(v / self.step) * self.step, self.step)
         return v
 
     def to_unit(self, value: Any) -> float:
@@ -476,7 +467,7 @@ class Categorical(Param):
                 return i
         # Numbers that differ only in type (1 vs 1.0, numpy ints) still match.
         for i, c in enumerate(self.choices):
-            if _loose_equal(c, value):
+            if loose_equal(c, value):
                 return i
         raise SpaceError(f"{value!r} is not one of the choices {self.choices!r}")
 
@@ -493,16 +484,6 @@ class Categorical(Param):
         except SpaceError:
             return False
         return True
-
-    def neighbour(self, value: Any, rng: np.random.Generator, scale: float = 0.2) -> Any:
-        n = len(self.choices)
-        if n == 1:
-            return self.choices[0]
-        i = self.index(value)
-        if self._ordered:
-            return super().neighbour(value, rng, scale)
-        j = int(rng.integers(0, n - 1))
-        return self.choices[j if j < i else j + 1]
 
     def to_spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"type": self.kind, "choices": list(self.choices)}
@@ -526,7 +507,33 @@ class Categorical(Param):
         return hash(repr(self))
 
 
-def _loose_equal(a: Any, b: Any) -> bool:
+def canonical(param: Param, value: Any) -> Any:
+    """The parameter's own representation of a valid value (choices by identity, ints as int)."""
+    if isinstance(param, Categorical):
+        return param.choices[param.index(value)]
+    if param.kind == "int":
+        return int(value)
+    if param.kind in ("float", "normal"):
+        v = float(value)
+        return param.from_unit(param.to_unit(v)) if param.cardinality is not None else v
+    return value
+
+
+def choice_index(param: Param, value: Any) -> int:
+    """The index of ``value`` among a categorical's choices; 0 for any other parameter
+    (a categorical column of one then holds its single value)."""
+    return param.index(value) if isinstance(param, Categorical) else 0
+
+
+def is_unordered(param: Param) -> TypeGuard[Categorical]:
+    """Whether ``param`` is a categorical without an order: its choices are all equally far
+    apart (one-hot encoded, moved by jumping to another choice)."""
+    return isinstance(param, Categorical) and not param.ordered
+
+
+def loose_equal(a: Any, b: Any) -> bool:
+    """Equality of numbers across types (``1 == 1.0``, numpy scalars), element-wise for
+    lists and tuples; never between a bool and a number."""
     numbers = (int, float, np.integer, np.floating)
     if isinstance(a, bool) or isinstance(b, bool):
         return False
@@ -534,7 +541,7 @@ def _loose_equal(a: Any, b: Any) -> bool:
         return float(a) == float(b)
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return len(a) == len(b) and all(
-            same_value(x, y) or _loose_equal(x, y) for x, y in zip(a, b)
+            same_value(x, y) or loose_equal(x, y) for x, y in zip(a, b)
         )
     return False
 
@@ -562,10 +569,7 @@ class Constant(Param):
         return 0.5
 
     def contains(self, value: Any) -> bool:
-        return same_value(value, self.value) or _loose_equal(value, self.value)
-
-    def neighbour(self, value: Any, rng: np.random.Generator, scale: float = 0.2) -> Any:
-        return self.value
+        return same_value(value, self.value) or loose_equal(value, self.value)
 
     def to_spec(self) -> dict[str, Any]:
         return {"type": self.kind, "value": self.value}

@@ -20,6 +20,9 @@ options of a choice whose values contain parameters) to its value. ``to_config``
 nested config a trainable receives; ``to_flat`` reads one back. Inactive parameters are
 absent from both: ``layers`` above is a list of exactly ``n_layers`` dicts.
 
+The builders ``when`` and ``repeat`` live in :mod:`raysearch.space.conditions`, the moves
+of :meth:`Space.mutate` in :mod:`raysearch.space.mutation`, the JSON/YAML form
+(:meth:`Space.to_dict`, :func:`space_from_dict`) in :mod:`raysearch.space.spec`;
 :class:`~raysearch.space.encoding.Encoding` turns flat assignments into vectors for
 model-based searchers.
 """
@@ -34,53 +37,15 @@ from typing import Any
 
 import numpy as np
 
-from raysearch.space.conditions import Condition, parse_when
-from raysearch.space.params import Categorical, Constant, Param, SpaceError, same_value
+from raysearch.space.conditions import Condition, Repeat, When, repeat, when
+from raysearch.space.mutation import mutate
+from raysearch.space.params import Categorical, Constant, Param, SpaceError, canonical, same_value
+from raysearch.space.spec import obj_from_spec, obj_to_spec
 
-__all__ = ["Space", "Entry", "when", "repeat", "Flat"]
+__all__ = ["Space", "Entry", "when", "repeat", "Flat", "space_from_dict"]
 
 #: A flat assignment: flat parameter name -> value, active parameters only.
 Flat = dict[str, Any]
-
-
-# ----------------------------------------------------------------------------- builders
-@dataclass(frozen=True)
-class _When:
-    """Marks a subtree as active only while ``conditions`` hold (see :func:`when`)."""
-
-    conditions: tuple[Condition, ...]
-    node: Any
-
-
-@dataclass(frozen=True)
-class _Repeat:
-    template: Any
-    count: str
-    max_count: int
-    min_count: int = 1
-
-
-def when(condition: Any, node: Any) -> _When:
-    """Makes ``node`` (a parameter or any subtree) active only while ``condition`` holds.
-
-    ``condition`` takes the forms of :func:`~raysearch.space.conditions.parse_when`:
-    ``{"optimizer": "sgd"}``, ``{"optimizer": ["sgd", "nesterov"]}``, ``("depth", ">=", 3)``.
-    """
-    return _When(parse_when(condition), node)
-
-
-def repeat(template: Any, *, count: str, max_count: int, min_count: int = 1) -> _Repeat:
-    """A list of ``count`` copies of ``template``, where ``count`` names an int parameter.
-
-    Item ``i`` (0-based) is active while ``count > i``; each item has its own parameters
-    (``layers/0/width``, ``layers/1/width``, ...), so per-layer choices are independent.
-    Items below ``min_count`` are always active when the count parameter has that floor.
-    """
-    if not isinstance(count, str):
-        raise SpaceError(f"repeat count must name a parameter, got {count!r}")
-    if int(max_count) != max_count or max_count < 1:
-        raise SpaceError(f"repeat max_count must be an integer >= 1, got {max_count!r}")
-    return _Repeat(template, count, int(max_count), int(min_count))
 
 
 # ----------------------------------------------------------------------------- tree nodes
@@ -138,7 +103,7 @@ class Entry:
 def _contains_params(obj: Any) -> bool:
     if isinstance(obj, Param) and not isinstance(obj, Constant):
         return True
-    if isinstance(obj, _When | _Repeat):
+    if isinstance(obj, When | Repeat):
         return True
     if isinstance(obj, Mapping):
         return any(_contains_params(v) for v in obj.values())
@@ -180,11 +145,11 @@ class Space:
     def _build(
         self, obj: Any, path: tuple[str | int, ...], name: str, conds: tuple[Condition, ...]
     ) -> _Node:
-        if isinstance(obj, _When):
+        if isinstance(obj, When):
             inner = self._build(obj.node, path, name, conds + obj.conditions)
             inner.conds = obj.conditions + inner.conds
             return inner
-        if isinstance(obj, _Repeat):
+        if isinstance(obj, Repeat):
             items: list[_Node] = []
             for i in range(obj.max_count):
                 item_conds = () if i < obj.min_count else (Condition(obj.count, ">", i),)
@@ -408,39 +373,16 @@ class Space:
                 continue
             if e.name in flat:
                 e.param.validate(flat[e.name], e.name)
-                out[e.name] = _canonical(e.param, flat[e.name])
+                out[e.name] = canonical(e.param, flat[e.name])
             elif rng is not None:
                 out[e.name] = e.param.sample(rng)
             elif not partial:
                 raise SpaceError(f"config lacks the active parameter {e.name!r}")
         return out
 
-    def mutate(
-        self,
-        flat: Mapping[str, Any],
-        rng: np.random.Generator,
-        *,
-        n_params: int = 1,
-        scale: float = 0.2,
-        resample_prob: float = 0.0,
-    ) -> Flat:
-        """A neighbour of ``flat``: ``n_params`` active parameters move (see
-        :meth:`Param.neighbour`), or are resampled with probability ``resample_prob``.
-
-        Parameters that the move activates are sampled; ones it deactivates are dropped.
-        """
-        candidates = [e for e in self._order if e.name in flat and e.param.cardinality != 1]
-        out = dict(flat)
-        if candidates:
-            k = min(max(1, n_params), len(candidates))
-            picks = rng.choice(len(candidates), size=k, replace=False)
-            for i in sorted(int(p) for p in picks):
-                e = candidates[i]
-                if resample_prob > 0 and rng.random() < resample_prob:
-                    out[e.name] = e.param.sample(rng)
-                else:
-                    out[e.name] = e.param.neighbour(out[e.name], rng, scale)
-        return self.complete(self.prune(out), rng)
+    #: ``space.mutate(flat, rng, *, n_params=1, scale=0.2, resample_prob=0.0)``: a neighbour
+    #: of ``flat`` (:func:`raysearch.space.mutation.mutate`, bound as a method).
+    mutate = mutate
 
     def cardinality(self, limit: int = 10**6) -> int | None:
         """Number of distinct assignments if the space is finite and has at most ``limit``;
@@ -603,31 +545,22 @@ class Space:
 
     # ------------------------------------------------------------------ specs
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-like spec of the space (the format of experiment files; see
-        :func:`raysearch.space.spec.space_from_dict`)."""
-        from raysearch.space.spec import obj_to_spec
-
+        """A JSON-like spec of the space (the format of experiment files, read back by
+        :func:`space_from_dict`; see :mod:`raysearch.space.spec`)."""
         out = obj_to_spec(self._spec)
         assert isinstance(out, dict)
         return out
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> Space:
-        from raysearch.space.spec import space_from_dict
-
         return space_from_dict(spec)
 
 
-def _canonical(param: Param, value: Any) -> Any:
-    """The parameter's own representation of a valid value (choices by identity, ints as int)."""
-    if isinstance(param, Categorical):
-        return param.choices[param.index(value)]
-    if param.kind == "int":
-        return int(value)
-    if param.kind in ("float", "normal"):
-        v = float(value)
-        return param.from_unit(param.to_unit(v)) if param.cardinality is not None else v
-    return value
+def space_from_dict(spec: Mapping[str, Any]) -> Space:
+    """A :class:`Space` from its JSON/YAML spec (:mod:`raysearch.space.spec`)."""
+    if not isinstance(spec, Mapping):
+        raise SpaceError(f"a space spec must be a dict, got {type(spec).__name__}")
+    return Space(obj_from_spec(spec))
 
 
 def _shape_matches(node: _Node, value: Any) -> bool:

@@ -18,6 +18,10 @@ Ray Tune's names are accepted with Tune's semantics: ``uniform``, ``loguniform``
 Tune), ``lograndint``, ``qrandint [l, h, q]`` (inclusive), ``qlograndint``, ``randn``,
 ``qrandn``, ``grid_search``. A dict that must stay a constant although it uses one of these
 keys is written ``{constant: {...}}``. Values are never evaluated: there is no ``eval``.
+
+This module maps specs to the Python objects a :class:`~raysearch.space.Space` is built from
+and back (:func:`obj_from_spec`, :func:`obj_to_spec`); :func:`raysearch.space.space_from_dict`
+and :meth:`~raysearch.space.Space.to_dict` use it.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from raysearch.space.conditions import parse_when
+from raysearch.space.conditions import Repeat, When, parse_when, repeat
 from raysearch.space.params import (
     Categorical,
     Constant,
@@ -36,11 +40,10 @@ from raysearch.space.params import (
     Normal,
     Param,
     SpaceError,
-    _number,
+    number,
 )
-from raysearch.space.space import Space, _Repeat, _When, repeat
 
-__all__ = ["space_from_dict", "obj_from_spec", "obj_to_spec", "param_from_spec", "DIST_KEYS"]
+__all__ = ["obj_from_spec", "obj_to_spec", "param_from_spec", "DIST_KEYS"]
 
 
 def _args(value: Any, n: int | tuple[int, ...], key: str) -> list[Any]:
@@ -53,7 +56,7 @@ def _args(value: Any, n: int | tuple[int, ...], key: str) -> list[Any]:
 
 def _q_bounds(low: Any, high: Any, q: Any, key: str) -> tuple[float, float, float]:
     """Tune's quantized bounds: values are multiples of q inside [low, high]."""
-    lo, hi, step = _number(low, f"{key} low"), _number(high, f"{key} high"), _number(q, f"{key} q")
+    lo, hi, step = number(low, f"{key} low"), number(high, f"{key} high"), number(q, f"{key} q")
     if not step > 0:
         raise SpaceError(f"'{key}' needs q > 0, got {q!r}")
     k_lo = math.ceil(lo / step - 1e-9)
@@ -123,12 +126,12 @@ def _tune_qloguniform(v: Any, m: Mapping[str, Any]) -> Param:
 
 def _tune_randint(v: Any, m: Mapping[str, Any]) -> Param:
     low, high = _args(v, 2, "randint")
-    return Int(low, int(_number(high, "randint high")) - 1)
+    return Int(low, int(number(high, "randint high")) - 1)
 
 
 def _tune_lograndint(v: Any, m: Mapping[str, Any]) -> Param:
     low, high = _args(v, 2, "lograndint")
-    return Int(low, int(_number(high, "lograndint high")) - 1, log=True)
+    return Int(low, int(number(high, "lograndint high")) - 1, log=True)
 
 
 def _tune_qrandint(v: Any, m: Mapping[str, Any]) -> Param:
@@ -239,29 +242,22 @@ def obj_from_spec(spec: Any) -> Any:
             factory, _ = DIST_KEYS[key]
             node = factory(spec[key], spec)
         if "when" in spec:
-            node = _When(parse_when(spec["when"]), node)
+            node = When(parse_when(spec["when"]), node)
         return node
     if isinstance(spec, list):
         return [obj_from_spec(v) for v in spec]
     return spec
 
 
-def space_from_dict(spec: Mapping[str, Any]) -> Space:
-    """A :class:`Space` from its JSON/YAML spec."""
-    if not isinstance(spec, Mapping):
-        raise SpaceError(f"a space spec must be a dict, got {type(spec).__name__}")
-    return Space(obj_from_spec(spec))
-
-
 def obj_to_spec(obj: Any) -> Any:
     """The JSON/YAML spec of the Python objects a :class:`Space` is built from."""
-    if isinstance(obj, _When):
+    if isinstance(obj, When):
         inner = obj_to_spec(obj.node)
         when = [c.to_spec() for c in obj.conditions]
         if isinstance(inner, dict) and _is_param_spec(inner):
             return {**inner, "when": when}
         return {"space": inner, "when": when}
-    if isinstance(obj, _Repeat):
+    if isinstance(obj, Repeat):
         return {
             "repeat": obj_to_spec(obj.template),
             "count": obj.count,

@@ -4,7 +4,9 @@ Model: zero-mean GP on standardised outputs with a Matern-5/2 ARD kernel
 ``k(x, x') = s * (1 + sqrt5 r + 5/3 r^2) exp(-sqrt5 r)``, ``r^2 = sum_i ((x_i - x'_i)/l_i)^2``,
 plus Gaussian noise. Inputs live in the unit cube (the shared
 :class:`raysearch.space.Encoding`, with inactive conditional columns imputed to a constant
-and an "active" indicator column per conditional group; see :mod:`raysearch.searchers.gp`).
+and an "active" indicator column per conditional group; see
+:class:`raysearch.surrogates.acquisition.Domain`). :mod:`raysearch.surrogates.acquisition`
+maximises its LogEI over a search space.
 
 Hyperparameters ``theta = (log l_1..l_d, log s, log noise)`` are the maximum a posteriori
 estimate of the marginal likelihood (analytic gradients, L-BFGS-B). Priors (module
@@ -35,11 +37,14 @@ from scipy import linalg, optimize
 from scipy.special import erfcx, log_ndtr
 
 __all__ = [
+    "WARPS",
     "GaussianProcess",
     "Posterior",
     "log_h",
     "log_ei",
     "default_theta",
+    "fit_theta",
+    "neg_log_posterior",
     "theta_bounds",
     "warp_outputs",
     "yeojohnson_lambda",

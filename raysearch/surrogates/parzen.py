@@ -27,6 +27,10 @@ Optuna: the larger distance to the sorted neighbours) or ``"scott"`` (Scott's ru
 ``1.059 * min(sd, IQR / 1.34) * n^(-1 / (d + 4))``), both clipped to
 ``[max(min_bandwidth, 1 / min(100, n + 2)), 1]`` (Optuna's "magic clip": the lower bound
 keeps a few early points from collapsing the density onto themselves).
+
+:func:`column_spec` gives a parameter's column: categorical for unordered choices, discrete
+(with the exact cells of :func:`raysearch.space.encoding.unit_cells`) for ordered ones with
+at most :data:`~raysearch.space.encoding.MAX_DISCRETE_CELLS` values, else continuous.
 """
 
 from __future__ import annotations
@@ -39,9 +43,14 @@ from typing import Literal
 import numpy as np
 from scipy.special import log_ndtr, ndtr, ndtri
 
+from raysearch.space.encoding import MAX_DISCRETE_CELLS, unit_cells
+from raysearch.space.params import Param, is_unordered
+
 __all__ = [
+    "DISCRETE_MIN_BANDWIDTH",
     "ColumnSpec",
     "ParzenEstimator",
+    "column_spec",
     "categorical_bandwidth",
     "log_gauss_mass",
     "numeric_bandwidths",
@@ -51,6 +60,9 @@ ColumnKind = Literal["continuous", "discrete", "categorical"]
 BandwidthRule = Literal["neighbor", "scott"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+#: Discrete kernels are at least this many cells wide, so that neighbouring values keep
+#: some mass (a narrower kernel freezes an int or an ordered choice at its first good value).
+DISCRETE_MIN_BANDWIDTH = 0.5
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,20 @@ class ColumnSpec:
             )
         if self.kind == "categorical" and self.size < 1:
             raise ValueError(f"a categorical column needs size >= 1, got {self.size}")
+
+
+def column_spec(param: Param) -> ColumnSpec:
+    """The Parzen column of a parameter: categorical for unordered choices, discrete (with
+    the exact cells of :meth:`Param.from_unit`) for small ordered ones, else continuous."""
+    n = param.cardinality
+    if is_unordered(param):
+        return ColumnSpec("categorical", n or 1)
+    if n is None or n > MAX_DISCRETE_CELLS:
+        return ColumnSpec("continuous")
+    if n == 1:
+        return ColumnSpec("categorical", 1)
+    edges, centres = unit_cells(param)
+    return ColumnSpec("discrete", n, edges, centres, DISCRETE_MIN_BANDWIDTH / n)
 
 
 def log_gauss_mass(a: np.ndarray, b: np.ndarray) -> np.ndarray:

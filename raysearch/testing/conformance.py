@@ -12,6 +12,15 @@ strategy joins by subclassing in a test module and naming itself::
 The strategy is named by import path plus keyword arguments (not an object) so that the
 suite can rebuild it in a spawned subprocess. Every check can fail: each compares the
 strategy against an independent expectation (bounds, a second run, a second process).
+
+Every registered strategy is checked by construction: :func:`registered_suites` makes one
+suite class per row of a table ``registry name -> [suite settings, ...]`` (the small
+``kwargs`` that keep the run short, and ``spaces``/``n_trials`` where a strategy needs
+them), with the registry's import path and default arguments::
+
+    globals().update(registered_suites(SEARCHERS, {"tpe": [{"kwargs": {"n_startup": 4}}]}, __name__))
+
+and :func:`unlisted` names the registered strategies a table forgets.
 """
 
 from __future__ import annotations
@@ -20,13 +29,13 @@ import json
 import math
 import multiprocessing
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 
-from raysearch.core.registry import import_object
+from raysearch.core.registry import Registry, import_object
 from raysearch.core.scheduler import Scheduler
 from raysearch.core.searcher import Searcher
 from raysearch.core.state import StateMismatchError
@@ -34,11 +43,20 @@ from raysearch.core.types import FINISHED, Decision, Exploit, Finished, TrialSta
 from raysearch.space import Categorical, Float, Int, Normal, Space, repeat, when
 from raysearch.testing.simulate import simulate, synthetic_curves
 
-__all__ = ["SearcherConformance", "SchedulerConformance", "conformance_spaces", "toy_objective"]
+__all__ = [
+    "SearcherConformance",
+    "SchedulerConformance",
+    "conformance_spaces",
+    "registered_suites",
+    "toy_objective",
+    "unlisted",
+]
 
 
 def conformance_spaces() -> dict[str, Space]:
-    """The spaces every searcher is checked on."""
+    """The spaces every searcher is checked on (``mixed``, ``conditional``, ``finite``),
+    and ``training``: ordered, training-like hyperparameters for population-based
+    schedulers (PB2 refuses unordered choices)."""
     return {
         "mixed": Space(
             {
@@ -80,6 +98,15 @@ def conformance_spaces() -> dict[str, Space]:
                 "a": Categorical(["x", "y", "z"]),
                 "b": Int(0, 2),
                 "c": when({"a": "x"}, Categorical([1, 2])),
+            }
+        ),
+        "training": Space(
+            {
+                "lr": Float(1e-4, 1.0, log=True),
+                "momentum": Float(0.0, 0.99),
+                "weight_decay": Float(1e-6, 1e-2, log=True),
+                "batch": Categorical([16, 32, 64, 128], ordered=True),
+                "width": Int(8, 256, log=True),
             }
         ),
     }
@@ -407,3 +434,45 @@ class SchedulerConformance:
         state["recipe"] = {**state.get("recipe", {}), "__other__": 1}
         with pytest.raises(StateMismatchError):
             self.make(seed=0).set_state(state)
+
+
+#: registry kind -> its suite; the suite names the strategy in the attribute of that name
+_SUITES: dict[str, type] = {"searcher": SearcherConformance, "scheduler": SchedulerConformance}
+
+
+def registered_suites(
+    registry: Registry,
+    table: Mapping[str, Sequence[Mapping[str, Any]]],
+    module: str | None = None,
+) -> dict[str, type]:
+    """One conformance suite class per row of ``table``, for the names ``registry`` has.
+
+    Args:
+        registry: :data:`~raysearch.core.registry.SEARCHERS`,
+            :data:`~raysearch.core.registry.SCHEDULERS` or another registry of either kind.
+        table: registry name -> rows; a row holds the suite's class attributes
+            (``kwargs``, and ``spaces``, ``n_trials``... where needed). ``kwargs`` are laid
+            over the arguments the name was registered with.
+        module: the test module the classes belong to (their ``__module__``).
+    Returns:
+        ``{"Test<Kind>_<name>[_<row>]": suite class}``, to add to a test module's globals.
+    """
+    base = _SUITES.get(registry.kind)
+    if base is None:
+        raise ValueError(f"no conformance suite for a {registry.kind!r} registry")
+    suites: dict[str, type] = {}
+    for name in registry.names():
+        for i, row in enumerate(table.get(name, ())):
+            attributes = dict(row)
+            attributes[registry.kind] = registry.path(name)
+            attributes["kwargs"] = {**registry.defaults(name), **dict(row.get("kwargs", {}))}
+            title = f"Test{registry.kind.title()}_{name}" + (f"_{i}" if i else "")
+            if module is not None:
+                attributes["__module__"] = module
+            suites[title] = type(title, (base,), attributes)
+    return suites
+
+
+def unlisted(registry: Registry, table: Mapping[str, Any]) -> list[str]:
+    """The names ``registry`` has and ``table`` has no row for (each needs one)."""
+    return [name for name in registry.names() if not table.get(name)]

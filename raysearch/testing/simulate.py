@@ -83,6 +83,170 @@ def synthetic_curves(seed: int = 0, max_steps: int = 27, nan_rate: float = 0.05)
     return curve
 
 
+class _Simulation:
+    """The simulated clock's state, and the events that move it: new trials, results,
+    exploits, completions, and a snapshot to resume from."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        curve_fn: CurveFn,
+        sim: dict[str, Any],
+        *,
+        n_trials: int,
+        n_workers: int,
+        configs: Callable[[int], dict[str, Any]] | None,
+        n_pending: int,
+    ) -> None:
+        self.scheduler = scheduler
+        self.curve_fn = curve_fn
+        self.n_trials, self.n_workers, self.n_pending = n_trials, n_workers, n_pending
+        self.configs = configs
+        self.created = int(sim.get("created", 0))
+        self.status: dict[str, str] = dict(sim.get("status", {}))
+        self.steps: dict[str, int] = {k: int(v) for k, v in sim.get("steps", {}).items()}
+        self.order: list[str] = list(sim.get("order", []))
+        self.running: list[str] = list(sim.get("running", []))
+        #: trial id -> the trial whose curve it follows after exploits
+        self.source: dict[str, str] = dict(sim.get("source", {}))
+        self.time = int(sim.get("time", 0))
+        self.result = SimResult(
+            compute=int(sim.get("compute", 0)), log=[list(x) for x in sim.get("log", [])]
+        )
+        self.result.completed = list(sim.get("completed", []))
+        self.n_events = len(self.result.log)
+        self.curves: dict[str, list[float]] = {}
+        #: trials of a cut tick that had not advanced yet: they advance first on resume
+        self.rest_of_tick: list[str] = [t for t in sim.get("tick_rest", []) if t in self.running]
+
+    def config_of(self, index: int) -> dict[str, Any]:
+        return self.configs(index) if self.configs is not None else {}
+
+    def curve(self, tid: str) -> list[float]:
+        """The curve ``tid`` follows (its own, or the one it took over by exploits)."""
+        base = self.source.get(tid, tid)
+        if base not in self.curves:
+            self.curves[base] = self.curve_fn(base, self.config_of(int(base.rsplit("_", 1)[1])))
+        return self.curves[base]
+
+    def take_over(self, tid: str, donor: str) -> None:
+        """``tid`` continues from the donor's step on the donor's curve."""
+        self.steps[tid] = self.steps.get(donor, 0)
+        self.source[tid] = self.source.get(donor, donor)
+
+    def finish(self, tid: str) -> None:
+        self.status[tid] = "done"
+        self.result.completed.append(tid)
+
+    def drain_exploits(self) -> None:
+        """Applies the exploits the scheduler decided for other (waiting) trials."""
+        take = getattr(self.scheduler, "take_exploits", None)
+        if take is None:
+            return
+        queue = take()
+        while queue:
+            tid, exploit = queue.pop(0)
+            self.take_over(tid, exploit.donor)
+            self.result.log.append([tid, self.steps[tid], _decision_repr(exploit)])
+            values = self.curve(tid)
+            if self.steps[tid] >= len(values) and self.status.get(tid) in ("pending", "paused"):
+                # it took over a donor at the end of its curve: it is finished too
+                raw = values[-1]
+                self.scheduler.on_complete(tid, raw if math.isfinite(raw) else None)
+                self.finish(tid)
+                queue.extend(take())
+
+    def snapshot(self, rest: list[str]) -> dict[str, Any]:
+        """The scheduler's and the clock's state, JSON-able, to resume from."""
+        return {
+            "scheduler": self.scheduler.get_state(),
+            "sim": {
+                "created": self.created,
+                "status": self.status,
+                "steps": self.steps,
+                "order": self.order,
+                "running": self.running,
+                "source": self.source,
+                "time": self.time,
+                "compute": self.result.compute,
+                "log": self.result.log,
+                "completed": self.result.completed,
+                # trials of the cut tick that have not advanced yet: a resume finishes
+                # that tick first, so a cut anywhere resumes exactly
+                "tick_rest": rest,
+            },
+        }
+
+    def add_trials(self, pending: list[str]) -> None:
+        """Creates trials (``on_add``) until ``n_pending`` wait or all are created."""
+        while len(pending) < max(1, self.n_pending) and self.created < self.n_trials:
+            tid = f"trial_{self.created}"
+            self.created += 1
+            self.order.append(tid)
+            self.status[tid] = "pending"
+            self.steps[tid] = 0
+            self.scheduler.on_add(tid, self.config_of(self.created - 1))
+            pending.append(tid)
+
+    def next_tick(self) -> list[str]:
+        """Fills free workers (``choose``), then the trials that advance this tick."""
+        while len(self.running) < self.n_workers:
+            pending = [t for t in self.order if self.status[t] == "pending"]
+            self.add_trials(pending)
+            paused = [t for t in self.order if self.status[t] == "paused"]
+            choice = self.scheduler.choose(pending, paused)
+            if choice is None or self.status.get(choice) not in ("pending", "paused"):
+                break
+            self.status[choice] = "running"
+            self.running.append(choice)
+        return list(self.running)
+
+    def advance(self, tid: str) -> None:
+        """One step of a running trial: its result, the scheduler's decision, applied."""
+        values = self.curve(tid)
+        step = self.steps[tid] + 1
+        self.steps[tid] = step
+        self.result.compute += 1
+        raw = values[step - 1]
+        value = raw if math.isfinite(raw) else None
+        decision = self.scheduler.on_result(tid, step, value)
+        self.result.events.append(SimEvent(self.time, tid, step, value, decision))
+        self.result.log.append([tid, step, _decision_repr(decision)])
+        self.n_events += 1
+        if isinstance(decision, Exploit):
+            self.take_over(tid, decision.donor)
+            step = self.steps[tid]
+            values = self.curve(tid)
+        self.drain_exploits()
+        done = step >= len(values)
+        if decision is Decision.STOP or done:
+            self.scheduler.on_complete(tid, value)
+            self.drain_exploits()
+            self.finish(tid)
+            self.running.remove(tid)
+        elif decision is Decision.PAUSE:
+            self.status[tid] = "paused"
+            self.running.remove(tid)
+
+    def run(self, stop_after_events: int | None) -> SimResult:
+        """Ticks until no trial runs, or until ``stop_after_events`` results (then the
+        result carries the state to resume from)."""
+        while True:
+            if self.rest_of_tick:
+                batch, self.rest_of_tick = self.rest_of_tick, []
+            else:
+                batch = self.next_tick()
+                if not batch:
+                    break
+                self.time += 1
+            for index, tid in enumerate(batch):
+                self.advance(tid)
+                if stop_after_events is not None and self.n_events >= stop_after_events:
+                    self.result.state = self.snapshot(batch[index + 1 :])
+                    return self.result
+        return self.result
+
+
 def simulate(
     scheduler: Scheduler,
     curve_fn: CurveFn,
@@ -110,129 +274,13 @@ def simulate(
             the trials added so far, so emulating Ray's schedulers needs more than 1.
     """
     sim = dict((resume_from or {}).get("sim") or {})
-    created = int(sim.get("created", 0))
-    status: dict[str, str] = dict(sim.get("status", {}))
-    steps: dict[str, int] = {k: int(v) for k, v in sim.get("steps", {}).items()}
-    order: list[str] = list(sim.get("order", []))
-    running: list[str] = list(sim.get("running", []))
-    #: trial id -> the trial whose curve it follows after exploits
-    source: dict[str, str] = dict(sim.get("source", {}))
-    time = int(sim.get("time", 0))
-    result = SimResult(
-        compute=int(sim.get("compute", 0)), log=[list(x) for x in sim.get("log", [])]
+    simulation = _Simulation(
+        scheduler,
+        curve_fn,
+        sim,
+        n_trials=n_trials,
+        n_workers=n_workers,
+        configs=configs,
+        n_pending=n_pending,
     )
-    result.completed = list(sim.get("completed", []))
-    n_events = len(result.log)
-    curves: dict[str, list[float]] = {}
-
-    def config_of(index: int) -> dict[str, Any]:
-        return configs(index) if configs is not None else {}
-
-    def curve(tid: str) -> list[float]:
-        base = source.get(tid, tid)
-        if base not in curves:
-            curves[base] = curve_fn(base, config_of(int(base.rsplit("_", 1)[1])))
-        return curves[base]
-
-    def take_over(tid: str, donor: str) -> None:
-        steps[tid] = steps.get(donor, 0)
-        source[tid] = source.get(donor, donor)
-
-    def drain_exploits() -> None:
-        take = getattr(scheduler, "take_exploits", None)
-        if take is None:
-            return
-        queue = take()
-        while queue:
-            tid, exploit = queue.pop(0)
-            take_over(tid, exploit.donor)
-            result.log.append([tid, steps[tid], _decision_repr(exploit)])
-            values = curve(tid)
-            if steps[tid] >= len(values) and status.get(tid) in ("pending", "paused"):
-                # it took over a donor at the end of its curve: it is finished too
-                raw = values[-1]
-                scheduler.on_complete(tid, raw if math.isfinite(raw) else None)
-                status[tid] = "done"
-                result.completed.append(tid)
-                queue.extend(take())
-
-    def snapshot(rest: list[str]) -> dict[str, Any]:
-        return {
-            "scheduler": scheduler.get_state(),
-            "sim": {
-                "created": created,
-                "status": status,
-                "steps": steps,
-                "order": order,
-                "running": running,
-                "source": source,
-                "time": time,
-                "compute": result.compute,
-                "log": result.log,
-                "completed": result.completed,
-                # trials of the cut tick that have not advanced yet: a resume finishes
-                # that tick first, so a cut anywhere resumes exactly
-                "tick_rest": rest,
-            },
-        }
-
-    def _next_tick() -> list[str]:
-        """Fills free workers (``choose``), then the trials that advance this tick."""
-        nonlocal created
-        while len(running) < n_workers:
-            pending = [t for t in order if status[t] == "pending"]
-            while len(pending) < max(1, n_pending) and created < n_trials:
-                tid = f"trial_{created}"
-                created += 1
-                order.append(tid)
-                status[tid] = "pending"
-                steps[tid] = 0
-                scheduler.on_add(tid, config_of(created - 1))
-                pending.append(tid)
-            paused = [t for t in order if status[t] == "paused"]
-            choice = scheduler.choose(pending, paused)
-            if choice is None or status.get(choice) not in ("pending", "paused"):
-                break
-            status[choice] = "running"
-            running.append(choice)
-        return list(running)
-
-    rest_of_tick: list[str] = [t for t in sim.get("tick_rest", []) if t in running]
-    while True:
-        if rest_of_tick:
-            batch, rest_of_tick = rest_of_tick, []
-        else:
-            batch = _next_tick()
-            if not batch:
-                break
-            time += 1
-        for index, tid in enumerate(batch):
-            values = curve(tid)
-            step = steps[tid] + 1
-            steps[tid] = step
-            result.compute += 1
-            raw = values[step - 1]
-            value = raw if math.isfinite(raw) else None
-            decision = scheduler.on_result(tid, step, value)
-            result.events.append(SimEvent(time, tid, step, value, decision))
-            result.log.append([tid, step, _decision_repr(decision)])
-            n_events += 1
-            if isinstance(decision, Exploit):
-                take_over(tid, decision.donor)
-                step = steps[tid]
-                values = curve(tid)
-            drain_exploits()
-            done = step >= len(values)
-            if decision is Decision.STOP or done:
-                scheduler.on_complete(tid, value)
-                drain_exploits()
-                status[tid] = "done"
-                result.completed.append(tid)
-                running.remove(tid)
-            elif decision is Decision.PAUSE:
-                status[tid] = "paused"
-                running.remove(tid)
-            if stop_after_events is not None and n_events >= stop_after_events:
-                result.state = snapshot(batch[index + 1 :])
-                return result
-    return result
+    return simulation.run(stop_after_events)

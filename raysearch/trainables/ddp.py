@@ -62,25 +62,15 @@ def _ddp_worker(loop_config: dict[str, Any]) -> None:
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
     device = ray.train.torch.get_device()
-    loop = TorchLoop(
-        spec.model_fn,
+    loop = TorchLoop.for_spec(
+        spec,
         config,
-        spec.train_data,
-        spec.val_data,
-        loss=spec.loss,
         device=str(device),
-        amp=spec.amp,
-        compile=spec.compile,
         wrap_model=ray.train.torch.prepare_model,
         shard=(rank, world),
     )
     try:
-        resumed_from = 0
-        saved = ray.train.get_checkpoint()
-        if saved is not None:
-            with saved.as_directory() as folder:
-                loop.load(folder)
-            resumed_from = loop.epoch
+        resumed_from = loop.resume(ray.train.get_checkpoint())
         while loop.epoch < spec.max_epochs:
             metrics: dict[str, Any] = {**loop.train_epoch(), **loop.evaluate()}
             metrics["samples_per_s"] *= world  # every worker trains its own shard
@@ -157,14 +147,14 @@ def ddp_trainable(
     """
     from ray import tune
 
-    from raysearch.trainables.torch import _as_dataset, _loss_fn
+    from raysearch.trainables.torch import as_dataset, epoch_trainable, loss_fn
 
     if not isinstance(num_workers, int) or num_workers < 1:
         raise ValueError(f"num_workers must be an int >= 1, got {num_workers!r}")
     if max_epochs < 1:
         raise ValueError(f"max_epochs must be >= 1, got {max_epochs!r}")
-    _as_dataset(train_data, "train_data")
-    _loss_fn(loss)
+    as_dataset(train_data, "train_data")
+    loss_fn(loss)
     spec = DDPSpec(
         model_fn,
         train_data,
@@ -190,11 +180,6 @@ def ddp_trainable(
         return max(1, int(min(fits))) if fits else 1
 
     trainable = tune.with_parameters(_ddp_driver, spec=spec)
-    trainable.metric = "val_loss" if val_data is not None else "train_loss"
-    trainable.mode = "min"
-    trainable.time_attr = "epoch"
-    trainable.max_t = int(max_epochs)
     trainable.resources = {"cpu": 0.01}
     trainable.max_concurrent = max_concurrent
-    trainable.__name__ = "ddp_trainable"
-    return trainable
+    return epoch_trainable(trainable, val_data, max_epochs, "ddp_trainable")

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from raysearch.automl.learners import LEARNERS, Learner
+from raysearch.automl.learners import predict as sklearn_predict
 
 __all__ = ["Family", "Runner", "FAMILIES", "get_family", "family_names"]
 
@@ -83,6 +84,24 @@ class Runner:
         """Releases the model's memory (GPU memory included)."""
 
 
+#: a booster's objectives for regression, binary and multiclass tasks
+_LGBM_OBJECTIVES = ("regression", "binary", "multiclass")
+_XGB_OBJECTIVES = ("reg:squarederror", "binary:logistic", "multi:softprob")
+
+
+def _set_objective(
+    params: dict[str, Any], task: str, n_classes: int, objectives: tuple[str, str, str]
+) -> None:
+    """Puts the objective for ``task`` (and the number of classes if multiclass) in ``params``."""
+    regression, binary, multiclass = objectives
+    if task == "regression":
+        params["objective"] = regression
+    elif task == "binary":
+        params["objective"] = binary
+    else:
+        params.update(objective=multiclass, num_class=n_classes)
+
+
 def _binary_columns(p: np.ndarray) -> np.ndarray:
     p = np.asarray(p, dtype=float).reshape(-1)
     return np.column_stack([1.0 - p, p])
@@ -97,12 +116,7 @@ class LightGBMRunner(Runner):
 
     def _params(self) -> dict[str, Any]:
         params = {k: v for k, v in self.config.items() if k not in self._ALIASES}
-        if self.task == "regression":
-            params["objective"] = "regression"
-        elif self.task == "binary":
-            params["objective"] = "binary"
-        else:
-            params.update(objective="multiclass", num_class=self.n_classes)
+        _set_objective(params, self.task, self.n_classes, _LGBM_OBJECTIVES)
         params.update(verbose=-1, num_threads=self.threads, seed=self.seed)
         return params
 
@@ -162,12 +176,7 @@ class XGBoostRunner(Runner):
 
     def _params(self) -> dict[str, Any]:
         params = dict(self.config)
-        if self.task == "regression":
-            params["objective"] = "reg:squarederror"
-        elif self.task == "binary":
-            params["objective"] = "binary:logistic"
-        else:
-            params.update(objective="multi:softprob", num_class=self.n_classes)
+        _set_objective(params, self.task, self.n_classes, _XGB_OBJECTIVES)
         params.update(
             tree_method="hist",
             device=self.device,
@@ -251,9 +260,7 @@ class ForestRunner(Runner):
         self.units += n
 
     def predict(self) -> np.ndarray:
-        from raysearch.automl.learners import _predict
-
-        return _predict(self.model, self.Xv, self.task, self.n_classes)
+        return sklearn_predict(self.model, self.Xv, self.task, self.n_classes)
 
     def get_state(self) -> Any:
         return {"units": self.units, "model": pickle.dumps(getattr(self, "model", None))}
@@ -315,7 +322,7 @@ class MLPRunner(Runner):
         import torch
         from torch import nn
 
-        from raysearch.automl._mlp import build_net
+        from raysearch.automl.mlp import build_net
 
         torch.set_num_threads(self.threads)
         self.generator = torch.Generator().manual_seed(self.seed)

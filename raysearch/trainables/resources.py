@@ -8,7 +8,8 @@
     # or: trainable, plan = gpu_resources(trainable, gpu="auto", probe=(make_model, data, cfg))
 
 ``max_concurrent`` is derived from the cluster: per node, the trials its GPUs and CPUs fit
-(``raysearch.tune.run.concurrency_for``, which also counts what an autoscaler can add).
+(``raysearch.tune.resources.concurrency_for``, which also counts what an autoscaler can
+add).
 
 ``gpu="auto"``: small models leave a big GPU idle. The probe trains the model briefly with
 1, 2, 4, 8 copies at once on one GPU (each a Ray task with ``num_gpus=1/k``, all measuring
@@ -69,11 +70,11 @@ def concurrency(
 ) -> int:
     """Trials of ``request`` that fit at once on ``nodes`` (Ray resource dicts, ``CPU``/
     ``GPU`` keys); the connected cluster (and its autoscaler) when ``nodes`` is None."""
-    from raysearch.tune import run as tune_run
+    from raysearch.tune.resources import cluster_concurrency, concurrency_for
 
     if nodes is None:
-        return tune_run._max_concurrent(request)
-    return tune_run.concurrency_for(request, [dict(n) for n in nodes], [])
+        return cluster_concurrency(request)
+    return concurrency_for(request, [dict(n) for n in nodes], [])
 
 
 def choose_packing(

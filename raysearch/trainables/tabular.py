@@ -25,6 +25,7 @@ object store once through ``tune.with_parameters``; trials never re-pickle them.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
@@ -37,8 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raysearch.automl.api import load_table
 from raysearch.automl.features import DataError, TablePrep
+from raysearch.automl.files import load_table
 from raysearch.automl.metrics import Metric, default_metric, get_metric
 from raysearch.trainables.families import Family, get_family
 
@@ -48,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 VALIDATIONS = ("holdout", "kfold", "stratified", "group", "timeseries")
 _STATE_FILE = "tabular_state.pkl"
+#: (train rows, validation rows) per fold
+Folds = list[tuple[np.ndarray, np.ndarray]]
 
 
 def make_splits(
@@ -59,7 +62,7 @@ def make_splits(
     test_size: float = 0.2,
     groups: np.ndarray | None = None,
     seed: int = 0,
-) -> list[tuple[np.ndarray, np.ndarray]]:
+) -> Folds:
     """Train/validation row indices for ``validation``.
 
     Args:
@@ -74,14 +77,6 @@ def make_splits(
         groups: group id per row for ``group``.
         seed: shuffles the holdout and k-fold splits.
     """
-    from sklearn.model_selection import (
-        GroupKFold,
-        KFold,
-        StratifiedKFold,
-        TimeSeriesSplit,
-        train_test_split,
-    )
-
     y = np.asarray(y)
     n = len(y)
     if validation not in VALIDATIONS:
@@ -92,47 +87,68 @@ def make_splits(
         raise ValueError(f"groups are only used with validation='group', not {validation!r}")
     classify = task != "regression"
     if validation == "holdout":
-        if not 0.0 < test_size < 1.0:
-            raise ValueError(f"test_size must be in (0, 1), got {test_size!r}")
-        can_stratify = classify and np.bincount(y.astype(int)).min() >= 2
-        train, valid = train_test_split(
-            np.arange(n),
-            test_size=test_size,
-            random_state=seed,
-            stratify=y if can_stratify else None,
-        )
-        return [(np.sort(train), np.sort(valid))]
+        return _holdout_split(y, classify, test_size, seed)
     if validation == "stratified":
-        if not classify:
-            raise ValueError("validation='stratified' needs a classification task, not regression")
-        smallest = int(np.bincount(y.astype(int)).min())
-        if smallest < n_splits:
-            raise ValueError(
-                f"validation='stratified' with n_splits={n_splits}: the rarest class has only "
-                f"{smallest} rows"
-            )
-        splitter: Any = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
-        return [(tr, va) for tr, va in splitter.split(np.zeros(n), y)]
+        return _stratified_folds(y, classify, n_splits, seed)
     if validation == "kfold":
+        from sklearn.model_selection import KFold
+
         splitter = KFold(n_splits, shuffle=True, random_state=seed)
         return [(tr, va) for tr, va in splitter.split(np.zeros(n))]
     if validation == "group":
-        if groups is None:
-            raise ValueError("validation='group' needs groups (group_column=...)")
-        groups = np.asarray(groups)
-        if len(groups) != n:
-            raise ValueError(f"groups has {len(groups)} entries for {n} rows")
-        distinct = len(pd.unique(groups))
-        if distinct < n_splits:
-            raise ValueError(
-                f"validation='group' with n_splits={n_splits}: only {distinct} groups"
-            )
-        return [(tr, va) for tr, va in GroupKFold(n_splits).split(np.zeros(n), y, groups)]
+        return _group_folds(y, groups, n_splits)
     if n < n_splits + 1:
         raise ValueError(
             f"validation='timeseries' with n_splits={n_splits} needs more than {n} rows"
         )
+    from sklearn.model_selection import TimeSeriesSplit
+
     return [(tr, va) for tr, va in TimeSeriesSplit(n_splits).split(np.zeros(n))]
+
+
+def _holdout_split(y: np.ndarray, classify: bool, test_size: float, seed: int) -> Folds:
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be in (0, 1), got {test_size!r}")
+    can_stratify = classify and np.bincount(y.astype(int)).min() >= 2
+    train, valid = train_test_split(
+        np.arange(len(y)),
+        test_size=test_size,
+        random_state=seed,
+        stratify=y if can_stratify else None,
+    )
+    return [(np.sort(train), np.sort(valid))]
+
+
+def _stratified_folds(y: np.ndarray, classify: bool, n_splits: int, seed: int) -> Folds:
+    from sklearn.model_selection import StratifiedKFold
+
+    if not classify:
+        raise ValueError("validation='stratified' needs a classification task, not regression")
+    smallest = int(np.bincount(y.astype(int)).min())
+    if smallest < n_splits:
+        raise ValueError(
+            f"validation='stratified' with n_splits={n_splits}: the rarest class has only "
+            f"{smallest} rows"
+        )
+    splitter = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+    return [(tr, va) for tr, va in splitter.split(np.zeros(len(y)), y)]
+
+
+def _group_folds(y: np.ndarray, groups: np.ndarray | None, n_splits: int) -> Folds:
+    from sklearn.model_selection import GroupKFold
+
+    n = len(y)
+    if groups is None:
+        raise ValueError("validation='group' needs groups (group_column=...)")
+    groups = np.asarray(groups)
+    if len(groups) != n:
+        raise ValueError(f"groups has {len(groups)} entries for {n} rows")
+    distinct = len(pd.unique(groups))
+    if distinct < n_splits:
+        raise ValueError(f"validation='group' with n_splits={n_splits}: only {distinct} groups")
+    return [(tr, va) for tr, va in GroupKFold(n_splits).split(np.zeros(n), y, groups)]
 
 
 @dataclass
@@ -281,6 +297,43 @@ def _tune_trial(config: dict[str, Any], data: dict[str, Any]) -> None:
     run_tabular_trial(config, data, report=report, checkpoint=checkpoint)
 
 
+def _labelled_table(
+    data: Any, label: str, group_column: str | None, time_column: str | None
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The rows of ``data`` with a label (in time order with ``time_column``), without the
+    group column, and the group of each row."""
+    frame = load_table(data)
+    if not isinstance(label, str) or label not in frame.columns:
+        raise DataError(
+            f"label column {label!r} is not in the table; columns: {list(frame.columns)[:20]}"
+        )
+    for name, column in (("group_column", group_column), ("time_column", time_column)):
+        if column is not None and column not in frame.columns:
+            raise DataError(f"{name} {column!r} is not in the table")
+    frame = frame[frame[label].notna()]
+    if time_column is not None:
+        frame = frame.sort_values(time_column, kind="stable")
+    frame = frame.reset_index(drop=True)
+    groups = frame[group_column].to_numpy() if group_column is not None else None
+    features = frame.drop(columns=[c for c in (group_column,) if c is not None])
+    return features, groups
+
+
+def _fidelity(
+    spec: Family, max_units: int | None, report_every: int | None, early_stopping: int | None | str
+) -> tuple[int, int, int | None]:
+    """The units a trial trains at most, between reports and without improving before it
+    stops (None: never); ``None`` and ``"default"`` take the family's defaults."""
+    max_t = int(max_units or spec.max_units)
+    if max_t < 1:
+        raise ValueError(f"max_units must be >= 1, got {max_units!r}")
+    every = int(report_every or spec.report_every)
+    if every < 1:
+        raise ValueError(f"report_every must be >= 1, got {report_every!r}")
+    patience = spec.early_stopping if early_stopping == "default" else early_stopping
+    return max_t, every, None if patience is None else int(patience)
+
+
 def prepare_tabular(
     data: Any,
     label: str,
@@ -300,24 +353,11 @@ def prepare_tabular(
     threads: int | None = None,
     seed: int = 0,
 ) -> tuple[dict[str, Any], TabularInfo]:
-    """The payload a tabular trial reads and its :class:`TabularInfo` (no Ray needed)."""
+    """The payload a tabular trial reads, and its :class:`TabularInfo` (no Ray needed)."""
     spec = family if isinstance(family, Family) else get_family(family)
     if validation not in VALIDATIONS:
         raise ValueError(f"validation must be one of {VALIDATIONS}, got {validation!r}")
-    frame = load_table(data)
-    if not isinstance(label, str) or label not in frame.columns:
-        raise DataError(
-            f"label column {label!r} is not in the table; columns: {list(frame.columns)[:20]}"
-        )
-    for name, column in (("group_column", group_column), ("time_column", time_column)):
-        if column is not None and column not in frame.columns:
-            raise DataError(f"{name} {column!r} is not in the table")
-    frame = frame[frame[label].notna()]
-    if time_column is not None:
-        frame = frame.sort_values(time_column, kind="stable")
-    frame = frame.reset_index(drop=True)
-    groups = frame[group_column].to_numpy() if group_column is not None else None
-    features = frame.drop(columns=[c for c in (group_column,) if c is not None])
+    features, groups = _labelled_table(data, label, group_column, time_column)
     prep = TablePrep(label, problem_type).fit(features)  # type: ignore[arg-type]
     task = prep.problem_type_
     assert task is not None
@@ -334,13 +374,7 @@ def prepare_tabular(
         groups=groups,
         seed=seed,
     )
-    max_t = int(max_units or spec.max_units)
-    if max_t < 1:
-        raise ValueError(f"max_units must be >= 1, got {max_units!r}")
-    every = int(report_every or spec.report_every)
-    if every < 1:
-        raise ValueError(f"report_every must be >= 1, got {report_every!r}")
-    patience = spec.early_stopping if early_stopping == "default" else early_stopping
+    max_t, every, patience = _fidelity(spec, max_units, report_every, early_stopping)
     k = len(prep.classes_ or [])
     n = len(y)
     info = TabularInfo(
@@ -371,7 +405,7 @@ def prepare_tabular(
         "seed": int(seed),
         "max_t": info.max_t,
         "report_every": info.report_every,
-        "early_stopping": None if patience is None else int(patience),
+        "early_stopping": patience,
         "time_attr": info.time_attr,
         "checkpoint_every": checkpoint_every,
         "threads": threads,
@@ -380,24 +414,12 @@ def prepare_tabular(
     return payload, info
 
 
+#: the keyword arguments of :func:`prepare_tabular` (and :func:`tabular_trainable`)
+_OPTIONS = frozenset(inspect.signature(prepare_tabular).parameters) - {"data", "label", "family"}
+
+
 def tabular_trainable(
-    data: Any,
-    label: str,
-    family: str | Family = "lightgbm",
-    *,
-    metric: str | None = None,
-    problem_type: str | None = None,
-    validation: str = "holdout",
-    n_splits: int = 5,
-    test_size: float = 0.2,
-    group_column: str | None = None,
-    time_column: str | None = None,
-    max_units: int | None = None,
-    report_every: int | None = None,
-    early_stopping: int | None | str = "default",
-    checkpoint_every: int = 1,
-    threads: int | None = None,
-    seed: int = 0,
+    data: Any, label: str, family: str | Family = "lightgbm", **options: Any
 ) -> Any:
     """A Tune function trainable (``tune.with_parameters``) training ``family`` on ``data``.
 
@@ -406,6 +428,8 @@ def tabular_trainable(
         label: the label column.
         family: ``lightgbm``, ``xgboost``, ``random_forest``, ``extra_trees``, ``linear``,
             ``knn`` or ``mlp`` (see :mod:`raysearch.trainables.families`).
+
+    Keyword Args:
         metric: ``roc_auc``, ``log_loss``, ``accuracy``, ``f1``, ``rmse``, ``mae``, ``r2``
             (default: roc_auc / log_loss / rmse by task); the trainable's ``mode`` says
             whether higher is better.
@@ -422,32 +446,21 @@ def tabular_trainable(
         seed: seeds the splits and the models (a ``seed`` key in the config overrides it
             for the models).
 
+    All keyword arguments go to :func:`prepare_tabular` (which also gives the payload
+    without Ray).
+
     Returns:
         The trainable, with attributes ``info`` (:class:`TabularInfo`), ``metric``, ``mode``,
         ``time_attr`` (the fidelity key for ASHA/HyperBand), ``max_t``, ``param_space``
         (the family's default :class:`~raysearch.space.Space` for this table),
         ``initial_config`` and ``prep`` (the fitted TablePrep).
     """
+    unknown = [key for key in options if key not in _OPTIONS]
+    if unknown:  # the error Python gives for a function with these keyword arguments
+        raise TypeError(f"tabular_trainable() got an unexpected keyword argument {unknown[0]!r}")
     from ray import tune
 
-    payload, info = prepare_tabular(
-        data,
-        label,
-        family,
-        metric=metric,
-        problem_type=problem_type,
-        validation=validation,
-        n_splits=n_splits,
-        test_size=test_size,
-        group_column=group_column,
-        time_column=time_column,
-        max_units=max_units,
-        report_every=report_every,
-        early_stopping=early_stopping,
-        checkpoint_every=checkpoint_every,
-        threads=threads,
-        seed=seed,
-    )
+    payload, info = prepare_tabular(data, label, family, **options)
     prep = payload.pop("prep")
     trainable = tune.with_parameters(_tune_trial, data=payload)
     spec = get_family(info.family)

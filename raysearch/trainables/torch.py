@@ -47,7 +47,15 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["TorchLoop", "torch_trainable", "measure_throughput", "TorchSpec"]
+__all__ = [
+    "TorchLoop",
+    "torch_trainable",
+    "measure_throughput",
+    "TorchSpec",
+    "as_dataset",
+    "loss_fn",
+    "epoch_trainable",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +63,7 @@ _STATE_FILE = "torch_state.pt"
 _OPTIMIZERS = ("adamw", "adam", "sgd")
 
 
-def _as_dataset(data: Any, name: str) -> Any:
+def as_dataset(data: Any, name: str) -> Any:
     """A ``(X, y)`` pair of tensors/arrays becomes a TensorDataset; a Dataset passes through."""
     from torch.utils.data import Dataset, TensorDataset
 
@@ -71,7 +79,8 @@ def _as_dataset(data: Any, name: str) -> Any:
     raise TypeError(f"{name} must be an (X, y) pair or a torch Dataset, got {type(data).__name__}")
 
 
-def _loss_fn(loss: str | Callable[..., Any]) -> Callable[..., Any]:
+def loss_fn(loss: str | Callable[..., Any]) -> Callable[..., Any]:
+    """The loss function named ``loss`` (``cross_entropy``, ``mse``, ``bce``), or ``loss``."""
     if callable(loss):
         return loss
     table: dict[str, Callable[..., Any]] = {
@@ -127,9 +136,9 @@ class TorchLoop:
         self.batch_size = int(self.config.get("batch_size", 64))
         if self.batch_size < 1:
             raise ValueError(f"config['batch_size'] must be >= 1, got {self.batch_size}")
-        self.train_data = _as_dataset(train_data, "train_data")
-        self.val_data = _as_dataset(val_data, "val_data") if val_data is not None else None
-        self.loss = _loss_fn(loss)
+        self.train_data = as_dataset(train_data, "train_data")
+        self.val_data = as_dataset(val_data, "val_data") if val_data is not None else None
+        self.loss = loss_fn(loss)
         self.shard = shard
         self.epoch = 0
         # the batch order: a generator of its own
@@ -169,6 +178,24 @@ class TorchLoop:
         else:
             self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
         self._tensors = self._device_tensors()
+
+    @classmethod
+    def for_spec(
+        cls, spec: Any, config: dict[str, Any], *, device: str | None, **kwargs: Any
+    ) -> TorchLoop:
+        """The loop of a trial's ``spec`` (a :class:`TorchSpec` or a ``DDPSpec``: the model
+        factory, data, loss, ``amp`` and ``compile``); ``kwargs`` go to the constructor."""
+        return cls(
+            spec.model_fn,
+            config,
+            spec.train_data,
+            spec.val_data,
+            loss=spec.loss,
+            device=device,
+            amp=spec.amp,
+            compile=spec.compile,
+            **kwargs,
+        )
 
     # ------------------------------------------------------------------ randomness
     @contextlib.contextmanager
@@ -321,6 +348,15 @@ class TorchLoop:
         )
         self.load_state_dict(state)
 
+    def resume(self, checkpoint: Any) -> int:
+        """Continues from a Tune or Ray Train ``checkpoint`` written by :meth:`save` (None:
+        starts afresh); returns the epoch it continues from."""
+        if checkpoint is None:
+            return 0
+        with checkpoint.as_directory() as folder:
+            self.load(folder)
+        return self.epoch
+
     def memory_mb(self) -> float:
         """Peak GPU memory this process allocated (0 on CPU)."""
         if not self.cuda:
@@ -361,23 +397,9 @@ def _device_for_trial() -> str:
 def _torch_trial(config: dict[str, Any], spec: TorchSpec) -> None:
     from ray import tune
 
-    loop = TorchLoop(
-        spec.model_fn,
-        config,
-        spec.train_data,
-        spec.val_data,
-        loss=spec.loss,
-        device=_device_for_trial(),
-        amp=spec.amp,
-        compile=spec.compile,
-    )
+    loop = TorchLoop.for_spec(spec, config, device=_device_for_trial())
     try:
-        saved = tune.get_checkpoint()
-        resumed_from = 0
-        if saved is not None:
-            with saved.as_directory() as folder:
-                loop.load(folder)
-            resumed_from = loop.epoch
+        resumed_from = loop.resume(tune.get_checkpoint())
         while loop.epoch < spec.max_epochs:
             metrics: dict[str, Any] = {**loop.train_epoch(), **loop.evaluate()}
             metrics["resumed_from"] = resumed_from
@@ -422,17 +444,24 @@ def torch_trainable(
         raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every!r}")
     if not callable(model_fn):
         raise TypeError(f"model_fn must be callable (config -> nn.Module), got {model_fn!r}")
-    _as_dataset(train_data, "train_data")
-    _loss_fn(loss)
+    as_dataset(train_data, "train_data")
+    loss_fn(loss)
     spec = TorchSpec(
         model_fn, train_data, val_data, loss, int(max_epochs), amp, compile, checkpoint_every
     )
     trainable = tune.with_parameters(_torch_trial, spec=spec)
+    return epoch_trainable(trainable, val_data, max_epochs, "torch_trainable")
+
+
+def epoch_trainable(trainable: Any, val_data: Any, max_epochs: int, name: str) -> Any:
+    """Names ``trainable`` and gives it the attributes of an epoch loop: ``metric``
+    (``val_loss``, or ``train_loss`` without validation data), ``mode``, ``time_attr``
+    (``epoch``) and ``max_t``."""
     trainable.metric = "val_loss" if val_data is not None else "train_loss"
     trainable.mode = "min"
     trainable.time_attr = "epoch"
     trainable.max_t = int(max_epochs)
-    trainable.__name__ = "torch_trainable"
+    trainable.__name__ = name
     return trainable
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
+from raysearch.core.jsonlines import read_jsonlines
 from raysearch.core.state import atomic_write_json, read_json
 from raysearch.core.values import finite_float
 
@@ -146,16 +147,8 @@ def read_trial_log(experiment_dir: str | os.PathLike[str]) -> list[dict[str, Any
             "(or no trial has finished yet)"
         )
     records: dict[str, dict[str, Any]] = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash
-            records[rec["trial_id"]] = rec
+    for rec in read_jsonlines(path):
+        records[rec["trial_id"]] = rec
     return list(records.values())
 
 

@@ -13,16 +13,19 @@ one ``tuner.pkl``, so after ``Tuner.restore`` it still points at the restored sc
 own (the PBT adapter's pending checkpoint hand-overs) saves it with the core's through
 :meth:`TuneScheduler.adapter_state`.
 
-``TuneScheduler(core)`` for a core that exploits (PBT, PB2) builds the adapter that carries
-out :class:`~raysearch.core.types.Exploit` decisions (:mod:`raysearch.tune.pbt`), so every place
-that wraps a core scheduler (``raysearch.run``, experiment files) gets it.
+A core that exploits (PBT, PB2) needs the adapter that carries out
+:class:`~raysearch.core.types.Exploit` decisions (checkpoint hand-overs):
+:class:`~raysearch.tune.exploit.ExploitingTuneScheduler`. Every place that wraps a core
+scheduler it does not know (``raysearch.run``, experiment files) calls
+:func:`raysearch.tune.exploit.wrap`, which picks the right adapter; ``TuneScheduler(core)``
+refuses an exploiting core.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from ray.tune import Callback
 from ray.tune.experiment import Trial
@@ -34,18 +37,19 @@ from raysearch.core.types import Decision, Exploit
 from raysearch.core.values import finite_float
 from raysearch.tune.searcher import TuneSearcher, sign_for_mode
 
-__all__ = ["TuneScheduler", "SchedulerStateCallback"]
+__all__ = ["TUNE_DECISIONS", "TuneScheduler", "SchedulerStateCallback", "find_tune_searcher"]
 
 logger = logging.getLogger(__name__)
 
-_DECISIONS = {
+#: a core scheduler's decision -> Tune's
+TUNE_DECISIONS = {
     Decision.CONTINUE: TrialScheduler.CONTINUE,
     Decision.PAUSE: TrialScheduler.PAUSE,
     Decision.STOP: TrialScheduler.STOP,
 }
 
 
-def _find_tune_searcher(tune_controller: Any) -> TuneSearcher | None:
+def find_tune_searcher(tune_controller: Any) -> TuneSearcher | None:
     """The raysearch searcher behind Tune's search algorithm, if there is one."""
     try:
         node = tune_controller.search_alg
@@ -62,18 +66,16 @@ class TuneScheduler(TrialScheduler):
     """Adapts a raysearch core scheduler to Ray Tune.
 
     Args:
-        scheduler: the core scheduler.
+        scheduler: the core scheduler; not one that exploits (PBT, PB2): those need
+            :class:`~raysearch.tune.exploit.ExploitingTuneScheduler`, and
+            :func:`raysearch.tune.exploit.wrap` picks the adapter a core needs.
         metric, mode: as in Tune; may come from ``TuneConfig``.
         time_attr: the monotone resource results are measured in (a result key):
             ``training_iteration``, epochs, boosting rounds, samples, seconds...
     """
 
-    def __new__(cls, scheduler: Any = None, *args: Any, **kwargs: Any) -> TuneScheduler:
-        if cls is TuneScheduler and getattr(scheduler, "exploits", False):
-            from raysearch.tune.pbt import ExploitingTuneScheduler
-
-            return super().__new__(ExploitingTuneScheduler)
-        return super().__new__(cls)
+    #: whether this adapter carries out :class:`~raysearch.core.types.Exploit` decisions
+    carries_out_exploits: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -86,6 +88,12 @@ class TuneScheduler(TrialScheduler):
         if not isinstance(scheduler, CoreScheduler):
             raise TypeError(
                 f"scheduler must be a raysearch core Scheduler, got {type(scheduler).__name__}"
+            )
+        if scheduler.exploits and not self.carries_out_exploits:
+            raise TypeError(
+                f"{type(scheduler).__name__} exploits (checkpoint hand-overs): wrap it with "
+                "raysearch.tune.exploit.wrap(core) (or ExploitingTuneScheduler), not "
+                f"{type(self).__name__}"
             )
         if mode is not None:
             sign_for_mode(mode)
@@ -138,22 +146,27 @@ class TuneScheduler(TrialScheduler):
             )
         self.core.on_add(trial.trial_id, dict(trial.config))
 
-    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
+    def _step(self, trial: Trial, result: Mapping[str, Any]) -> Any:
+        """The result's value of :attr:`time_attr` (a result without it is an error)."""
         step = result.get(self.time_attr)
         if step is None:
             raise ValueError(
                 f"{type(self.core).__name__} measures progress in {self.time_attr!r}, but trial "
                 f"{trial.trial_id} reported no such key; set time_attr to one it reports"
             )
+        return step
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
+        step = self._step(trial, result)
         decision = self.core.on_result(trial.trial_id, float(step), self._loss(result))
         if isinstance(decision, Exploit):
             return self._exploit(tune_controller, trial, decision)
         if decision is Decision.STOP:
-            searcher = _find_tune_searcher(tune_controller)
+            searcher = find_tune_searcher(tune_controller)
             if searcher is not None:
                 searcher.mark_pruned(trial.trial_id)
         self._stop_dropped(tune_controller)
-        return _DECISIONS[decision]
+        return TUNE_DECISIONS[decision]
 
     def _stop_dropped(self, tune_controller: Any) -> None:
         """Stops the paused trials a pausing core dropped (its ``take_stops()``, e.g. the
@@ -164,7 +177,7 @@ class TuneScheduler(TrialScheduler):
         dropped = take()
         if not dropped:
             return
-        searcher = _find_tune_searcher(tune_controller)
+        searcher = find_tune_searcher(tune_controller)
         by_id = {t.trial_id: t for t in tune_controller.get_trials()}
         for trial_id in dropped:
             trial = by_id.get(trial_id)
@@ -176,7 +189,8 @@ class TuneScheduler(TrialScheduler):
 
     def _exploit(self, tune_controller: Any, trial: Trial, decision: Exploit) -> str:
         raise NotImplementedError(
-            f"{type(self).__name__} cannot carry out an exploit decision; PBT uses its own adapter"
+            f"{type(self).__name__} cannot carry out an exploit decision; "
+            "raysearch.tune.exploit.ExploitingTuneScheduler does"
         )
 
     def on_trial_complete(

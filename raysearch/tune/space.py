@@ -32,7 +32,7 @@ from typing import Any
 from ray.tune.search import sample as tune_sample
 
 from raysearch.space import Categorical, Constant, Float, Int, Normal, Param, Space, SpaceError
-from raysearch.space.space import _Repeat, _When
+from raysearch.space.conditions import Repeat, When
 
 __all__ = ["from_tune", "to_tune", "has_domains", "is_placeholder"]
 
@@ -51,7 +51,7 @@ def is_placeholder(value: Any) -> bool:
 
 def has_domains(config: Any) -> bool:
     """Whether a (Tune) config still holds something to search over."""
-    if isinstance(config, tune_sample.Domain | Param | _When | _Repeat):
+    if isinstance(config, tune_sample.Domain | Param | When | Repeat):
         return not isinstance(config, Constant)
     if isinstance(config, Mapping):
         if len(config) == 1 and "grid_search" in config:

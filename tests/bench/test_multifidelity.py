@@ -16,28 +16,28 @@ from raysearch.bench import multifidelity as mf
     ],
 )
 def test_grid_and_space_agree(task, grid, size):
-    points = mf._grid(task, grid)
+    points = mf.grid_points(task, grid)
     assert len(points) == size
-    assert len({mf._key(p) for p in points}) == size
+    assert len({mf.config_key(p) for p in points}) == size
     # every config a searcher can draw from the space has a recorded curve, and back
-    space = mf._space(task, grid)
-    assert {mf._key(space.to_config(flat)) for flat in space.enumerate()} == {
-        mf._key(p) for p in points
+    space = mf.task_space(task, grid)
+    assert {mf.config_key(space.to_config(flat)) for flat in space.enumerate()} == {
+        mf.config_key(p) for p in points
     }
 
 
 def test_unknown_grid_is_refused():
     with pytest.raises(ValueError, match="unknown grid"):
-        mf._grid("digits", "huge")
+        mf.grid_points("digits", "huge")
 
 
 def _synthetic_curves(task, max_t):
     """A made-up curve per grid point: each configuration converges to its own floor."""
     rng = np.random.default_rng(0)
     out = {}
-    for point in mf._grid(task):
+    for point in mf.grid_points(task):
         floor, speed = rng.uniform(0.1, 1.0), rng.uniform(0.05, 0.5)
-        out[mf._key(point)] = [floor + np.exp(-speed * (s + 1)) for s in range(max_t)]
+        out[mf.config_key(point)] = [floor + np.exp(-speed * (s + 1)) for s in range(max_t)]
     return out
 
 

@@ -16,7 +16,7 @@ from raysearch.bench import multifidelity as mf
 
 def test_ray_hyperband_halves_its_brackets() -> None:
     curves = synthetic_curves(seed=3, max_steps=mf.MAX_T, nan_rate=0.0)
-    shim = mf._ray_hyperband()
+    shim = mf.ray_hyperband()
     result = simulate(shim, curves, n_trials=49, n_workers=4, n_pending=16)
     steps: dict[str, int] = {}
     for tid, step, _ in result.log:
@@ -39,5 +39,5 @@ def test_one_pending_trial_lets_ray_hyperband_refill_the_full_bracket() -> None:
     # live trials, so when trials are added only as workers free up, the finished ones have
     # left the first (max_t) bracket and every new trial lands in it and runs to max_t.
     curves = synthetic_curves(seed=3, max_steps=mf.MAX_T, nan_rate=0.0)
-    result = simulate(mf._ray_hyperband(), curves, n_trials=20, n_workers=4, n_pending=1)
+    result = simulate(mf.ray_hyperband(), curves, n_trials=20, n_workers=4, n_pending=1)
     assert result.compute == 20 * mf.MAX_T

@@ -14,29 +14,9 @@ from raysearch.schedulers.hyperband import HyperbandScheduler
 from raysearch.schedulers.rungs import Rung, milestones
 from raysearch.searchers.multifidelity import MultiFidelitySearch, fidelity_view
 from raysearch.space import Float, Space
-from raysearch.testing.conformance import SchedulerConformance, SearcherConformance
+from raysearch.testing.conformance import SearcherConformance
 from raysearch.testing.simulate import simulate, synthetic_curves
 from raysearch.trainables.fidelity import SubsampleFidelity, fraction_at
-
-
-class TestASHAStop(SchedulerConformance):
-    scheduler = "raysearch.schedulers.asha:ASHAScheduler"
-    kwargs = {"grace_period": 1, "max_t": 27, "reduction_factor": 3}
-
-
-class TestASHAPromote(SchedulerConformance):
-    scheduler = "raysearch.schedulers.asha:ASHAScheduler"
-    kwargs = {"grace_period": 1, "max_t": 27, "reduction_factor": 3, "variant": "promote"}
-
-
-class TestASHABrackets(SchedulerConformance):
-    scheduler = "raysearch.schedulers.asha:ASHAScheduler"
-    kwargs = {"grace_period": 1, "max_t": 27, "reduction_factor": 3, "brackets": 3}
-
-
-class TestHyperband(SchedulerConformance):
-    scheduler = "raysearch.schedulers.hyperband:HyperbandScheduler"
-    kwargs = {"grace_period": 1, "max_t": 27, "reduction_factor": 3}
 
 
 def test_milestones() -> None:

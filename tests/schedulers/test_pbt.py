@@ -14,51 +14,27 @@ from hypothesis import strategies as st
 from raysearch.core.registry import SCHEDULERS
 from raysearch.core.state import StateMismatchError
 from raysearch.core.types import Decision, Exploit
+from raysearch.schedulers.pbt.config import config_with_params, params_from_config
+from raysearch.schedulers.pbt.explore import Perturb, perturb
 from raysearch.schedulers.pbt.lineage import (
     LINEAGE_FILE,
     LineageWriter,
     plot_lineage,
     read_lineage,
 )
-from raysearch.schedulers.pbt.pb2 import PB2Scheduler, TimeVaryingGP
-from raysearch.schedulers.pbt.scheduler import (
-    PBTScheduler,
-    config_with_params,
-    params_from_config,
-    perturb,
-)
+from raysearch.schedulers.pbt.pb2 import GPBandit, PB2Scheduler
+from raysearch.schedulers.pbt.scheduler import PBTScheduler
 from raysearch.space import Categorical, Float, Int, Normal, Space, SpaceError, repeat, when
-from raysearch.testing.conformance import SchedulerConformance, conformance_spaces
+from raysearch.surrogates.tvgp import TimeVaryingGP
+from raysearch.testing.conformance import conformance_spaces
 from raysearch.testing.simulate import simulate, synthetic_curves
 
 MIXED = conformance_spaces()["mixed"]
 CONDITIONAL = conformance_spaces()["conditional"]
-TRAINING = Space(
-    {
-        "lr": Float(1e-4, 1.0, log=True),
-        "momentum": Float(0.0, 0.99),
-        "weight_decay": Float(1e-6, 1e-2, log=True),
-        "batch": Categorical([16, 32, 64, 128], ordered=True),
-        "width": Int(8, 256, log=True),
-    }
-)
+TRAINING = conformance_spaces()["training"]
 
 
 # ----------------------------------------------------------------------------- conformance
-class TestPBTAsync(SchedulerConformance):
-    scheduler = "raysearch.schedulers.pbt.scheduler:PBTScheduler"
-    kwargs = {"hyperparam_mutations": MIXED, "perturbation_interval": 4}
-
-
-class TestPBTSynch(SchedulerConformance):
-    scheduler = "raysearch.schedulers.pbt.scheduler:PBTScheduler"
-    kwargs = {"hyperparam_mutations": CONDITIONAL, "perturbation_interval": 5, "synch": True}
-
-
-class TestPB2(SchedulerConformance):
-    scheduler = "raysearch.schedulers.pbt.pb2:PB2Scheduler"
-    kwargs = {"hyperparam_bounds": TRAINING, "perturbation_interval": 4, "synch": True}
-    n_trials = 12
 
 
 # ----------------------------------------------------------------------------- explore
@@ -463,7 +439,7 @@ def test_state_round_trip_keeps_the_population():
     assert {t: m.params for t, m in fresh.members.items()} == {
         t: m.params for t, m in s.members.items()
     }
-    assert fresh._data == s._data
+    assert fresh.bandit.data == s.bandit.data
     # the space travels with the state: a core built without one restores it
     bare = PB2Scheduler(perturbation_interval=3, max_data=8)
     bare.set_state(state)
@@ -471,6 +447,26 @@ def test_state_round_trip_keeps_the_population():
     other = PB2Scheduler(TRAINING, perturbation_interval=4, max_data=8)
     with pytest.raises(StateMismatchError, match="perturbation_interval"):
         other.set_state(state)
+
+
+def test_pb2_is_pbt_with_the_gp_bandit_explore_step():
+    def run(scheduler):
+        result = simulate(scheduler, synthetic_curves(seed=3), n_trials=10, n_workers=4)
+        return result.decision_log(), scheduler.drain_events()
+
+    pb2 = PB2Scheduler(TRAINING, perturbation_interval=3, resample_probability=0.1, seed=5)
+    bandit = GPBandit(resample_probability=0.1)
+    plugged = PBTScheduler(TRAINING, perturbation_interval=3, explore=bandit, seed=5)
+    log, events = run(pb2)
+    assert any(e.get("explore") == "pb2" for e in events)
+    assert run(plugged) == (log, events)
+    assert plugged.recipe() == pb2.recipe()
+    # PBT's own explore, given explicitly, is its default one
+    explicit = PBTScheduler(MIXED, perturbation_interval=4, explore=Perturb(0.5), seed=1)
+    default = PBTScheduler(MIXED, perturbation_interval=4, resample_probability=0.5, seed=1)
+    assert run(explicit) == run(default)
+    with pytest.raises(ValueError, match="resample_probability"):
+        PBTScheduler(MIXED, resample_probability=0.5, explore=Perturb())
 
 
 def test_re_adding_after_a_restore_takes_the_trial_config():

@@ -26,19 +26,6 @@ from raysearch.surrogates.gp import (
     warp_outputs,
     yeojohnson_lambda,
 )
-from raysearch.testing.conformance import SearcherConformance
-
-
-class TestGPSearch(SearcherConformance):
-    searcher = "raysearch.searchers.gp:GPSearch"
-    # Model-based from the 5th trial on; few candidates keep the suite fast.
-    kwargs = {"n_init": 4, "n_candidates": 64, "n_restarts": 2}
-
-
-class TestGPSearchNoTrustRegion(SearcherConformance):
-    searcher = "raysearch.searchers.gp:GPSearch"
-    kwargs = {"n_init": 4, "n_candidates": 32, "n_restarts": 2, "tr_dims": None}
-    spaces = ("mixed", "conditional")
 
 
 # ----------------------------------------------------------------------------- surrogate
@@ -266,11 +253,11 @@ def test_vectorised_candidates_equal_the_per_assignment_route():
         }
     )
     s = GPSearch(space, seed=0)
-    kinds = {how for _, how, _ in s._unit_maps}
+    kinds = {m.how for m in s.encoding.unit_maps}
     assert kinds == {"unit", "cells", "onehot", "scalar"}
     U = np.random.default_rng(0).random((3000, len(space.entries)))
     U[:5], U[5:10] = 0.0, np.nextafter(1.0, 0.0)
-    E = s._encode_unit(U)
+    E = s.encoding.encode_unit(U)
     ref = s.encoding.encode_many([space.from_unit(u) for u in U])
     np.testing.assert_allclose(E, ref, rtol=0, atol=1e-12)
     assert all(s.encoding.decode(E[i]) == space.from_unit(U[i]) for i in range(len(U)))
@@ -293,9 +280,9 @@ def test_exploitation_share_of_pending_trials():
     assert exploit == ["p1"], exploit  # p3 would repeat p1's minimiser: believer instead
     # p1 minimises the posterior mean: below the mean at every observed point
     train, values, _ = searcher._training_data()
-    X = searcher._features(np.array([searcher._encode(t) for t in train]))
+    X = searcher._domain.features(np.array([searcher._encode(t) for t in train]))
     gp = GaussianProcess(X, warp_outputs(values), searcher._theta)
-    feats = searcher._features(searcher.encoding.encode_many(pts))
+    feats = searcher._domain.features(searcher.encoding.encode_many(pts))
     assert gp.predict(feats[1:2]).mean[0] <= gp.predict(X).mean.min() + 1e-9
     searcher.tell("p1", _branin(pts[1]))
     assert not searcher._exploit  # told trials leave the set
@@ -357,7 +344,7 @@ def test_conditional_space_finds_the_conditional_optimum():
     assert best.config["momentum"] == pytest.approx(0.9, abs=0.15)
     assert best.value < 0.3
     # inactive momentum is imputed, and one indicator column marks the sgd sub-space
-    assert searcher._d_model == searcher.encoding.dim + 1
+    assert searcher._domain.n_features == searcher.encoding.dim + 1
 
 
 def test_training_set_is_capped_at_hundreds_of_observations():

@@ -16,7 +16,6 @@ from raysearch.searchers import RandomSearch, TPESearch
 from raysearch.searchers.tpe import (
     _groups,
     bad_weights,
-    column_spec,
     fidelity_step,
     n_good,
 )
@@ -25,6 +24,7 @@ from raysearch.surrogates.parzen import (
     ColumnSpec,
     ParzenEstimator,
     categorical_bandwidth,
+    column_spec,
     log_gauss_mass,
     numeric_bandwidths,
 )

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from raysearch.space import Categorical, Encoding, Float, Int, Space
+from raysearch.space.mutation import neighbour
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 
@@ -55,7 +56,7 @@ def test_every_unit_position_is_a_valid_value(param, u, seed):
         assert math.isclose(back, value, rel_tol=1e-9, abs_tol=1e-9)
     else:
         assert back == value
-    assert param.contains(param.neighbour(value, np.random.default_rng(seed), 0.5))
+    assert param.contains(neighbour(param, value, np.random.default_rng(seed), 0.5))
 
 
 @settings(max_examples=60, deadline=None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from raysearch.tune.run import concurrency_for, unfit_message
+from raysearch.tune.resources import concurrency_for, unfit_message
 
 CPU_NODE = {"CPU": 8.0, "memory": 3e10}
 GPU_NODE = {"CPU": 48.0, "GPU": 4.0}

@@ -20,9 +20,13 @@ from ray.tune import Checkpoint
 
 import raysearch
 from raysearch.cli import main as cli_main
+from raysearch.core.scheduler import FIFOScheduler as CoreFIFO
+from raysearch.schedulers.pbt import PB2Scheduler as CorePB2
 from raysearch.schedulers.pbt.lineage import LINEAGE_FILE, read_lineage
-from raysearch.tune import PB2Scheduler, PBTScheduler, RandomSearch
+from raysearch.space import Float, Space
+from raysearch.tune import PB2Scheduler, PBTScheduler, RandomSearch, TuneScheduler
 from raysearch.tune.callbacks import read_trial_log
+from raysearch.tune.exploit import ExploitingTuneScheduler, wrap
 
 pytestmark = pytest.mark.ray
 REPO = Path(__file__).resolve().parents[2]
@@ -67,6 +71,16 @@ def _state(result: Any) -> dict[str, Any]:
 
 def _history(result: Any) -> list[list[Any]]:
     return list(_state(result)["history"])
+
+
+def test_wrap_picks_the_adapter_that_carries_out_exploits():
+    core = CorePB2(Space({"lr": Float(1e-4, 1.0, log=True)}), time_attr="step")
+    adapter = wrap(core, "q", "max")
+    assert isinstance(adapter, ExploitingTuneScheduler) and adapter.time_attr == "step"
+    plain = wrap(CoreFIFO(), time_attr="epoch")
+    assert type(plain) is TuneScheduler and plain.time_attr == "epoch"
+    with pytest.raises(TypeError, match="exploit.wrap"):
+        TuneScheduler(core)  # it could not carry out the exploits
 
 
 def test_exploit_continues_from_a_copy_of_the_donor_checkpoint(ray_local, tmp_path):

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raysearch.core.jsonlines import read_jsonlines
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -247,25 +249,17 @@ def read_lineage(path: str | os.PathLike[str]) -> Lineage:
         )
     header: dict[str, Any] = {}
     by_id: dict[int, dict[str, Any]] = {}
-    with open(file) as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash
-            if not isinstance(record, dict):
-                continue
-            kind = record.get("event")
-            if kind == "header":
-                header = {**header, **record}
-            elif kind == "restore":
-                cut = int(record.get("next_id", 0))
-                by_id = {i: r for i, r in by_id.items() if i < cut}
-            elif isinstance(record.get("id"), int):
-                by_id[record["id"]] = record
+    for record in read_jsonlines(file):
+        if not isinstance(record, dict):
+            continue
+        kind = record.get("event")
+        if kind == "header":
+            header = {**header, **record}
+        elif kind == "restore":
+            cut = int(record.get("next_id", 0))
+            by_id = {i: r for i, r in by_id.items() if i < cut}
+        elif isinstance(record.get("id"), int):
+            by_id[record["id"]] = record
     events = [by_id[i] for i in sorted(by_id)]
     return Lineage(header=header, events=events)
 

@@ -1,13 +1,17 @@
 """PB2: population-based bandits (Parker-Holder, Nguyen & Roberts, NeurIPS 2020).
 
-PB2 is PBT whose *explore* step is a GP bandit instead of a random perturbation. After each
+PB2 is PBT whose *explore* step is a GP bandit instead of a random perturbation:
+:class:`GPBandit`, an :class:`~raysearch.schedulers.pbt.explore.Explore` that keeps PB2's
+data (the observations, the kernel's fit, each member's segment and pending input), plugged
+into :class:`~raysearch.schedulers.pbt.scheduler.PBTScheduler`. :class:`PB2Scheduler` is that
+scheduler with PB2's arguments. After each
 interval a member trained with hyperparameters ``x`` from step ``t0`` (loss ``l0``) to ``t``
 (loss ``l``), which is one observation::
 
     input (t, l0, x)  ->  improvement rate y = (l0 - l) / (t - t0)
 
-A Gaussian process with a *time-varying* kernel (TV-GP-UCB, Bogunovic et al. 2016) models
-``y``; old observations are forgotten at a learnt rate::
+A Gaussian process with a *time-varying* kernel (TV-GP-UCB, Bogunovic et al. 2016;
+:mod:`raysearch.surrogates.tvgp`) models ``y``; old observations are forgotten at a learnt rate::
 
     k((t, r, x), (t', r', x')) = s * exp(-|(r, x) - (r', x')|^2 / (2 l^2)) * (1 - eps)^(|t - t'| / 2)
 
@@ -32,27 +36,22 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
 
 from raysearch.core.rng import SeedLike
-from raysearch.schedulers.pbt.scheduler import PBTScheduler, _Member, perturb
+from raysearch.core.values import finite_float
+from raysearch.schedulers.pbt.explore import Explore, Perturb
+from raysearch.schedulers.pbt.population import Member
+from raysearch.schedulers.pbt.scheduler import PBTScheduler
 from raysearch.space import Categorical, Space, SpaceError
 from raysearch.space.space import Flat
+from raysearch.surrogates.tvgp import THETA0, TimeVaryingGP
 
-__all__ = ["PB2Scheduler", "TimeVaryingGP"]
-
-#: log bounds of (signal variance, lengthscale, eps, noise variance); y is standardised
-_THETA_BOUNDS = [
-    (math.log(1e-2), math.log(1e2)),
-    (math.log(1e-2), math.log(1e1)),
-    (math.log(1e-4), math.log(0.5)),
-    (math.log(1e-6), math.log(1.0)),
-]
-_THETA0 = [0.0, math.log(0.5), math.log(0.1), math.log(0.05)]
+__all__ = ["GPBandit", "PB2Scheduler"]
 
 
 @contextlib.contextmanager
@@ -68,135 +67,40 @@ def _one_blas_thread() -> Iterator[None]:
         yield
 
 
-class TimeVaryingGP:
-    """GP regression with PB2's time-varying squared-exponential kernel.
+@dataclass
+class _Segment:
+    """A member's training with its present hyperparameters: where it started, and the
+    GP input chosen for it that has no observed outcome yet."""
 
-    Inputs are rows ``[tau, features...]``: ``tau`` in perturbation intervals, features in
-    about [0, 1]. Targets should be standardised.
-    """
-
-    def __init__(self, theta: Sequence[float] | None = None) -> None:
-        self.theta = np.array(theta if theta is not None else _THETA0, dtype=float)
-        self.X = np.zeros((0, 1))
-        self.y = np.zeros(0)
-
-    @staticmethod
-    def _parts(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        d2 = ((A[:, None, 1:] - B[None, :, 1:]) ** 2).sum(-1)
-        dt = np.abs(A[:, None, 0] - B[None, :, 0])
-        return d2, dt
-
-    @staticmethod
-    def _kernel(theta: np.ndarray, d2: np.ndarray, dt: np.ndarray) -> np.ndarray:
-        s, ell, eps = math.exp(theta[0]), math.exp(theta[1]), math.exp(theta[2])
-        eps = min(eps, 0.5)
-        return s * np.exp(-0.5 * d2 / ell**2) * np.power(1.0 - eps, 0.5 * dt)
-
-    def _nll(self, theta: np.ndarray, d2: np.ndarray, dt: np.ndarray) -> tuple[float, np.ndarray]:
-        n = len(self.y)
-        K = self._kernel(theta, d2, dt)
-        noise = math.exp(theta[3])
-        Ky = K + (noise + 1e-8) * np.eye(n)
-        try:
-            c = cho_factor(Ky, lower=True, check_finite=False)
-        except np.linalg.LinAlgError:
-            return 1e10, np.zeros(4)
-        alpha = cho_solve(c, self.y, check_finite=False)
-        nll = 0.5 * float(self.y @ alpha) + float(np.log(np.diag(c[0])).sum())
-        nll += 0.5 * n * math.log(2 * math.pi)
-        inner = cho_solve(c, np.eye(n), check_finite=False) - np.outer(alpha, alpha)
-        eps = math.exp(theta[2])
-        grads = [
-            K,
-            K * d2 / math.exp(2 * theta[1]),
-            K * (-0.5 * dt * eps / (1.0 - eps)),
-            noise * np.eye(n),
-        ]
-        grad = np.array([0.5 * float((inner * g).sum()) for g in grads])
-        return nll, grad
-
-    def fit(self, X: np.ndarray, y: np.ndarray) -> TimeVaryingGP:
-        """Fits the kernel's hyperparameters by maximum likelihood (two starts)."""
-        self.X = np.asarray(X, dtype=float)
-        self.y = np.asarray(y, dtype=float)
-        d2, dt = self._parts(self.X, self.X)
-        best_theta, best_nll = self.theta, math.inf
-        for start in (self.theta, np.array(_THETA0)):
-            x0 = np.clip(start, [b[0] for b in _THETA_BOUNDS], [b[1] for b in _THETA_BOUNDS])
-            res = minimize(
-                self._nll,
-                x0,
-                args=(d2, dt),
-                jac=True,
-                method="L-BFGS-B",
-                bounds=_THETA_BOUNDS,
-                options={"maxiter": 60},
-            )
-            if np.isfinite(res.fun) and res.fun < best_nll:
-                best_theta, best_nll = np.asarray(res.x, dtype=float), float(res.fun)
-        self.theta = best_theta
-        self._factor(extra=None)
-        return self
-
-    def _factor(self, extra: np.ndarray | None) -> None:
-        K = self._kernel(self.theta, *self._parts(self.X, self.X))
-        noise = math.exp(self.theta[3]) + 1e-8
-        self._chol = cho_factor(K + noise * np.eye(len(self.y)), lower=True)
-        self._alpha = cho_solve(self._chol, self.y)
-        # Variance model: the data plus inputs chosen but not yet observed (batch-aware).
-        self._Xv = self.X if extra is None or len(extra) == 0 else np.vstack([self.X, extra])
-        Kv = self._kernel(self.theta, *self._parts(self._Xv, self._Xv))
-        self._chol_v = cho_factor(Kv + noise * np.eye(len(self._Xv)), lower=True)
-
-    def set_pending(self, pending: np.ndarray | None) -> None:
-        """Inputs chosen for members that have not reported yet (they lower the variance)."""
-        self._factor(extra=pending)
-
-    def predict(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and standard deviation (of the latent function) at rows ``Z``."""
-        Z = np.atleast_2d(Z)
-        Ks = self._kernel(self.theta, *self._parts(Z, self.X))
-        mean = Ks @ self._alpha
-        Kv = self._kernel(self.theta, *self._parts(Z, self._Xv))
-        v = cho_solve(self._chol_v, Kv.T)
-        var = math.exp(self.theta[0]) - np.einsum("ij,ji->i", Kv, v)
-        return mean, np.sqrt(np.maximum(var, 1e-12))
+    step: float | None = None
+    loss: float | None = None
+    pending_x: list[float] | None = None
 
 
-class PB2Scheduler(PBTScheduler):
-    """PBT with a GP-bandit explore step (PB2); see the module docstring.
+class GPBandit(Explore):
+    """PB2's explore step: GP-UCB with a time-varying kernel (see the module docstring).
 
     Args:
-        hyperparam_bounds: the parameters PB2 chooses (a :class:`Space` or a dict of
-            raysearch parameters; no conditional parameters). Numeric parameters and
-            ordered choices are modelled; unordered choices follow the donor.
         max_data: observations kept (the newest); bounds memory and GP cost.
+        min_data: while fewer observations exist, explores are PBT perturbations.
         kappa: UCB exploration weight; None uses the paper's schedule
             ``sqrt(0.2 + log(0.4 n))`` for ``n`` observations.
-        resample_probability: applies to unordered choices only (default 0).
-        The other arguments are :class:`PBTScheduler`'s; the first explores of a run, while
-        fewer than ``min_data`` observations exist, are PBT perturbations.
+        resample_probability, perturbation_factors, boundary: the :class:`Perturb` used
+            before ``min_data``, on flat data, and for unordered choices (which are not
+            modelled: they follow the donor unless resampled).
     """
 
-    explore_name = "pb2"
+    name = "pb2"
 
     def __init__(
         self,
-        hyperparam_bounds: Space | Mapping[str, Any] | None = None,
-        *,
-        time_attr: str = "training_iteration",
-        perturbation_interval: float = 5.0,
-        burn_in_period: float = 0.0,
-        quantile_fraction: float = 0.25,
-        resample_probability: float = 0.0,
-        perturbation_factors: Sequence[float] = (1.2, 0.8),
-        synch: bool = False,
-        boundary: str = "reflect",
-        max_t: float | None = None,
         max_data: int = 256,
         min_data: int = 3,
         kappa: float | None = None,
-        seed: SeedLike = None,
+        *,
+        resample_probability: float = 0.0,
+        perturbation_factors: Sequence[float] = (1.2, 0.8),
+        boundary: str = "reflect",
     ) -> None:
         if int(max_data) != max_data or max_data < 8:
             raise ValueError(f"max_data must be an integer >= 8, got {max_data!r}")
@@ -207,34 +111,29 @@ class PB2Scheduler(PBTScheduler):
         self.max_data = int(max_data)
         self.min_data = int(min_data)
         self.kappa = None if kappa is None else float(kappa)
-        self._data: list[list[float]] = []
-        self._theta: list[float] = list(_THETA0)
-        super().__init__(
-            hyperparam_bounds,
-            time_attr=time_attr,
-            perturbation_interval=perturbation_interval,
-            burn_in_period=burn_in_period,
-            quantile_fraction=quantile_fraction,
-            resample_probability=resample_probability,
-            perturbation_factors=perturbation_factors,
-            synch=synch,
-            boundary=boundary,
-            max_t=max_t,
-            seed=seed,
-        )
+        self.perturb = Perturb(resample_probability, perturbation_factors, boundary)
+        #: observations ``[step, loss at the segment's start, rate, unit x...]``, oldest first
+        self.data: list[list[float]] = []
+        #: the kernel's last fit (warm start of the next)
+        self.theta: list[float] = list(THETA0)
+        self._segments: dict[str, _Segment] = {}
+        self._names: list[str] = []
 
     # ------------------------------------------------------------------ space
-    def _check_space(self, space: Space) -> None:
+    def setup(self, space: Space, perturbation_interval: float) -> None:
         if space.is_conditional:
             raise SpaceError(
                 "PB2 models a fixed set of hyperparameters; conditional ones are not supported "
                 "(use PBTScheduler for conditional spaces)"
             )
-        if not self._gp_names(space):
+        names = self._gp_names(space)
+        if not names:
             raise SpaceError(
                 "PB2 needs at least one numeric parameter or ordered choice to model; "
                 f"{space!r} has none (use PBTScheduler)"
             )
+        super().setup(space, perturbation_interval)
+        self._names = names
 
     @staticmethod
     def _gp_names(space: Space) -> list[str]:
@@ -246,95 +145,100 @@ class PB2Scheduler(PBTScheduler):
         ]
 
     def _unit(self, params: Flat) -> list[float]:
-        return [float(self.space[n].to_unit(params[n])) for n in self._gp_names(self.space)]
+        return [float(self.space[n].to_unit(params[n])) for n in self._names]
 
     def recipe(self) -> dict[str, Any]:
         return {
-            **super().recipe(),
+            **self.perturb.recipe(),
             "max_data": self.max_data,
             "min_data": self.min_data,
             "kappa": self.kappa,
         }
 
-    # ------------------------------------------------------------------ data
-    def _on_ready(self, trial_id: str, member: _Member) -> None:
-        if (
-            member.seg_step is not None
-            and member.seg_loss is not None
-            and member.loss is not None
-            and member.step > member.seg_step
-        ):
-            rate = (member.seg_loss - member.loss) / (member.step - member.seg_step)
-            self._data.append([member.step, member.seg_loss, rate, *self._unit(member.params)])
-            if len(self._data) > self.max_data:
-                del self._data[: len(self._data) - self.max_data]
-        member.seg_step, member.seg_loss = member.step, member.loss
-        member.pending_x = None
+    @property
+    def n_data(self) -> int:
+        return len(self.data)
 
-    def _on_exploited(self, trial_id: str, donor: str) -> None:
-        member = self.members[trial_id]
-        source = self.members[donor]
-        if source.loss is not None:
-            member.pending_x = [
-                source.step + self.perturbation_interval,
-                source.loss,
+    # ------------------------------------------------------------------ hooks
+    def _segment(self, trial_id: str) -> _Segment:
+        return self._segments.setdefault(trial_id, _Segment())
+
+    def on_join(self, trial_id: str) -> None:
+        self._segment(trial_id)
+
+    def on_result(self, trial_id: str, member: Member) -> None:
+        seg = self._segment(trial_id)
+        if seg.step is None:
+            seg.step, seg.loss = member.step, member.loss
+
+    def on_ready(self, trial_id: str, member: Member) -> None:
+        """The segment that ends here is one observation; a new one starts."""
+        seg = self._segment(trial_id)
+        if (
+            seg.step is not None
+            and seg.loss is not None
+            and member.loss is not None
+            and member.step > seg.step
+        ):
+            rate = (seg.loss - member.loss) / (member.step - seg.step)
+            self.data.append([member.step, seg.loss, rate, *self._unit(member.params)])
+            if len(self.data) > self.max_data:
+                del self.data[: len(self.data) - self.max_data]
+        seg.step, seg.loss = member.step, member.loss
+        seg.pending_x = None
+
+    def on_exploited(self, trial_id: str, member: Member, donor: Member) -> None:
+        """A new segment starts at the donor's step and loss; its input is pending."""
+        seg = self._segment(trial_id)
+        seg.step, seg.loss = donor.step, donor.loss
+        if donor.loss is not None:
+            seg.pending_x = [
+                donor.step + self.perturbation_interval,
+                donor.loss,
                 *self._unit(member.params),
             ]
 
-    @property
-    def n_data(self) -> int:
-        return len(self._data)
+    def on_leave(self, trial_id: str) -> None:
+        self._segment(trial_id).pending_x = None
+
+    def snapshot(self, trial_id: str) -> _Segment:
+        return replace(self._segment(trial_id))
+
+    def restore(self, trial_id: str, snapshot: Any) -> None:
+        self._segments[trial_id] = snapshot
 
     # ------------------------------------------------------------------ explore
-    def _explore(self, trial_id: str, donor: str) -> tuple[Flat, dict[str, Any]]:
-        source = self.members[donor]
-        self.members[trial_id].pending_x = None  # its old choice is being replaced
-        names = self._gp_names(self.space)
-        if len(self._data) < self.min_data or source.loss is None:
-            params, ops = perturb(
-                self.space,
-                source.params,
-                self.rng,
-                resample_probability=self.resample_probability,
-                perturbation_factors=self.perturbation_factors,
-                boundary=self.boundary,
-            )
+    def params_for(
+        self, trial_id: str, donor: Member, rng: np.random.Generator
+    ) -> tuple[Flat, dict[str, Any]]:
+        self._segment(trial_id).pending_x = None  # its old choice is being replaced
+        names = self._names
+        if len(self.data) < self.min_data or donor.loss is None:
+            params, ops = self.perturb.apply(self.space, donor.params, rng)
             return params, {"explore": "perturb (pb2 warm-up)", "ops": ops}
-        data = np.asarray(self._data, dtype=float)
+        data = np.asarray(self.data, dtype=float)
         y = data[:, 2]
         if float(np.std(y)) < 1e-12:
-            params, ops = perturb(
-                self.space,
-                source.params,
-                self.rng,
-                resample_probability=self.resample_probability,
-                perturbation_factors=self.perturbation_factors,
-                boundary=self.boundary,
-            )
+            params, ops = self.perturb.apply(self.space, donor.params, rng)
             return params, {"explore": "perturb (flat pb2 data)", "ops": ops}
         with _one_blas_thread():
-            u, info = self._select(data, source)
-        new = dict(source.params)
+            u, info = self._select(data, donor, rng)
+        new = dict(donor.params)
         # Unordered choices (not modelled) follow the donor or are resampled.
         others = [e.name for e in self.space.entries if e.name not in names]
         if others:
-            kept, _ = perturb(
-                self.space,
-                source.params,
-                self.rng,
-                resample_probability=self.resample_probability,
-                perturbation_factors=self.perturbation_factors,
-                boundary=self.boundary,
-                names=others,
-            )
+            kept, _ = self.perturb.apply(self.space, donor.params, rng, names=others)
             new.update({k: kept[k] for k in others if k in kept})
         for name, value in zip(names, u):
             new[name] = self.space[name].from_unit(float(value))
-        params = self.space.complete(new, self.rng)
+        params = self.space.complete(new, rng)
         ops = {n: "gp-ucb" for n in names}
-        return params, {"explore": "pb2", "ops": ops, **info}
+        return params, {"explore": self.name, "ops": ops, **info}
 
-    def _select(self, data: np.ndarray, source: _Member) -> tuple[np.ndarray, dict[str, Any]]:
+    def _select(
+        self, data: np.ndarray, source: Member, rng: np.random.Generator
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """The unit-cube ``x`` maximising the UCB at the donor's next time and loss."""
         interval = self.perturbation_interval
         t, r, y, U = data[:, 0], data[:, 1], data[:, 2], data[:, 3:]
         r_lo, r_hi = float(r.min()), float(r.max())
@@ -346,9 +250,9 @@ class PB2Scheduler(PBTScheduler):
         X = rows(t, r, U)
         ys = (y - y.mean()) / (y.std() + 1e-12)
         ys = np.clip(ys, -3.0, 3.0)
-        gp = TimeVaryingGP(self._theta).fit(X, ys)
-        self._theta = [float(v) for v in gp.theta]
-        pending = [m.pending_x for m in self.members.values() if m.pending_x is not None]
+        gp = TimeVaryingGP(self.theta).fit(X, ys)
+        self.theta = [float(v) for v in gp.theta]
+        pending = [s.pending_x for s in self._segments.values() if s.pending_x is not None]
         if pending:
             P = np.asarray(pending, dtype=float)
             gp.set_pending(rows(P[:, 0], P[:, 1], P[:, 2:]))
@@ -369,8 +273,8 @@ class PB2Scheduler(PBTScheduler):
         u_donor = np.asarray(self._unit(source.params), dtype=float)
         candidates = np.vstack(
             [
-                self.rng.random((256, d)),
-                np.clip(u_donor + self.rng.normal(0.0, 0.1, size=(32, d)), 0.0, 1.0),
+                rng.random((256, d)),
+                np.clip(u_donor + rng.normal(0.0, 0.1, size=(32, d)), 0.0, 1.0),
                 u_donor[None, :],
             ]
         )
@@ -399,10 +303,82 @@ class PB2Scheduler(PBTScheduler):
         return best_u, info
 
     # ------------------------------------------------------------------ state
-    def _state_data(self) -> dict[str, Any]:
-        return {**super()._state_data(), "data": self._data, "theta": self._theta}
+    def member_state(self, trial_id: str) -> dict[str, Any]:
+        seg = self._segment(trial_id)
+        return {"seg_step": seg.step, "seg_loss": seg.loss, "pending_x": seg.pending_x}
 
-    def _load_state_data(self, data: dict[str, Any]) -> None:
-        super()._load_state_data(data)
-        self._data = [[float(v) for v in row] for row in data.get("data") or []]
-        self._theta = [float(v) for v in data.get("theta") or _THETA0]
+    def state_data(self) -> dict[str, Any]:
+        return {"data": self.data, "theta": self.theta}
+
+    def load_state_data(self, data: Mapping[str, Any]) -> None:
+        self._segments = {
+            t: _Segment(
+                step=finite_float(m.get("seg_step")),
+                loss=finite_float(m.get("seg_loss")),
+                pending_x=None if m.get("pending_x") is None else list(m["pending_x"]),
+            )
+            for t, m in (data.get("members") or {}).items()
+        }
+        self.data = [[float(v) for v in row] for row in data.get("data") or []]
+        self.theta = [float(v) for v in data.get("theta") or THETA0]
+
+
+class PB2Scheduler(PBTScheduler):
+    """PBT with a GP-bandit explore step (PB2): a :class:`PBTScheduler` with a
+    :class:`GPBandit`; see the module docstring.
+
+    Args:
+        hyperparam_bounds: the parameters PB2 chooses (a :class:`Space` or a dict of
+            raysearch parameters; no conditional parameters). Numeric parameters and
+            ordered choices are modelled; unordered choices follow the donor.
+        max_data: observations kept (the newest); bounds memory and GP cost.
+        kappa: UCB exploration weight; None uses the paper's schedule
+            ``sqrt(0.2 + log(0.4 n))`` for ``n`` observations.
+        resample_probability: applies to unordered choices only (default 0).
+        The other arguments are :class:`PBTScheduler`'s; the first explores of a run, while
+        fewer than ``min_data`` observations exist, are PBT perturbations.
+    """
+
+    def __init__(
+        self,
+        hyperparam_bounds: Space | Mapping[str, Any] | None = None,
+        *,
+        time_attr: str = "training_iteration",
+        perturbation_interval: float = 5.0,
+        burn_in_period: float = 0.0,
+        quantile_fraction: float = 0.25,
+        resample_probability: float = 0.0,
+        perturbation_factors: Sequence[float] = (1.2, 0.8),
+        synch: bool = False,
+        boundary: str = "reflect",
+        max_t: float | None = None,
+        max_data: int = 256,
+        min_data: int = 3,
+        kappa: float | None = None,
+        seed: SeedLike = None,
+    ) -> None:
+        bandit = GPBandit(
+            max_data,
+            min_data,
+            kappa,
+            resample_probability=resample_probability,
+            perturbation_factors=perturbation_factors,
+            boundary=boundary,
+        )
+        super().__init__(
+            hyperparam_bounds,
+            time_attr=time_attr,
+            perturbation_interval=perturbation_interval,
+            burn_in_period=burn_in_period,
+            quantile_fraction=quantile_fraction,
+            synch=synch,
+            max_t=max_t,
+            seed=seed,
+            explore=bandit,
+        )
+        self.bandit = bandit
+
+    @property
+    def n_data(self) -> int:
+        """Observations the GP has (at most ``max_data``)."""
+        return self.bandit.n_data

@@ -37,6 +37,14 @@ class StateMismatchError(ValueError):
     """A saved state does not belong to the object it is restored into."""
 
 
+#: class paths written by earlier releases -> where the class lives now, so that a state
+#: saved before a module moved still restores (the 2026-12 reshape moved PBT and PB2)
+MOVED: dict[str, str] = {
+    "raysearch.schedulers.pbt:PBTScheduler": "raysearch.schedulers.pbt.scheduler:PBTScheduler",
+    "raysearch.schedulers.pb2:PB2Scheduler": "raysearch.schedulers.pbt.pb2:PB2Scheduler",
+}
+
+
 def class_path(obj: object) -> str:
     cls = type(obj)
     return f"{cls.__module__}:{cls.__qualname__}"
@@ -59,7 +67,8 @@ def check_envelope(obj: object, recipe: dict[str, Any], state: dict[str, Any]) -
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise StateMismatchError(f"not a raysearch state (format {found!r}, expected {FORMAT!r})")
-    if state.get("class") != class_path(obj):
+    saved = state.get("class")
+    if MOVED.get(saved, saved) != class_path(obj):
         raise StateMismatchError(
             f"state was saved by {state.get('class')}, cannot restore it into {class_path(obj)}"
         )

@@ -582,3 +582,31 @@ def test_lineage_plot_is_drawn(tmp_path):
     assert fig.axes[1].get_yscale() == "log"
     with pytest.raises(FileNotFoundError, match="not a raysearch PBT"):
         read_lineage(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize(
+    ("cls", "old_path", "kwargs"),
+    [
+        (PBTScheduler, "raysearch.schedulers.pbt:PBTScheduler", {"hyperparam_mutations": MIXED}),
+        (PB2Scheduler, "raysearch.schedulers.pb2:PB2Scheduler", {"hyperparam_bounds": TRAINING}),
+    ],
+)
+def test_state_saved_before_the_move_restores(cls: type, old_path: str, kwargs: dict) -> None:
+    """Experiments saved before PBT/PB2 moved to schedulers/pbt/ still resume; a state of
+    another class is still refused."""
+    run = simulate(
+        cls(seed=0, perturbation_interval=4, **kwargs),
+        synthetic_curves(0),
+        n_trials=8,
+        n_workers=4,
+        stop_after_events=30,
+    )
+    assert run.state is not None
+    state = json.loads(json.dumps(run.state["scheduler"]))
+    state["class"] = old_path
+    restored = cls(seed=0, perturbation_interval=4, **kwargs)
+    restored.set_state(state)
+    assert restored.get_state()["data"] == run.state["scheduler"]["data"]
+    state["class"] = "raysearch.schedulers.asha:ASHAScheduler"
+    with pytest.raises(StateMismatchError):
+        cls(seed=0, perturbation_interval=4, **kwargs).set_state(state)

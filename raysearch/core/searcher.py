@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from raysearch.core.binding import BindsSpace
 from raysearch.core.rng import SeedLike, make_rng
 from raysearch.core.state import Stateful, to_jsonable
 from raysearch.core.types import FINISHED, Finished, Trial, TrialStatus
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 Suggestion = Flat | None | Finished
 
 
-class Searcher(Stateful, ABC):
+class Searcher(BindsSpace, Stateful, ABC):
     """Base class of ask/tell searchers.
 
     Args:
@@ -94,27 +95,10 @@ class Searcher(Stateful, ABC):
             self.setup(space)
 
     # ------------------------------------------------------------------ set-up
-    @property
-    def space(self) -> Space:
-        if self._space is None:
-            raise RuntimeError(
-                f"{type(self).__name__} has no search space yet: pass space=... or call setup()"
-            )
-        return self._space
-
-    @property
-    def is_setup(self) -> bool:
-        return self._space is not None
-
     def setup(self, space: Space | Mapping[str, Any]) -> None:
         """Binds the search space (once). Raises ValueError if another space is bound."""
         new = space if isinstance(space, Space) else Space(space)
-        if self._space is not None:
-            if new != self._space:
-                raise ValueError(
-                    f"{type(self).__name__} already has a search space {self._space!r}; "
-                    f"cannot switch to {new!r}"
-                )
+        if self.already_bound(new):
             return
         self._space = new
         queue = []

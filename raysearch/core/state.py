@@ -68,7 +68,7 @@ def check_envelope(obj: object, recipe: dict[str, Any], state: dict[str, Any]) -
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise StateMismatchError(f"not a raysearch state (format {found!r}, expected {FORMAT!r})")
     saved = state.get("class")
-    if MOVED.get(saved, saved) != class_path(obj):
+    if MOVED.get(str(saved), saved) != class_path(obj):
         raise StateMismatchError(
             f"state was saved by {state.get('class')}, cannot restore it into {class_path(obj)}"
         )

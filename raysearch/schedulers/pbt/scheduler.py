@@ -46,8 +46,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
+from raysearch.core.binding import BindsSpace
 from raysearch.core.rng import SeedLike
 from raysearch.core.scheduler import Scheduler
 from raysearch.core.state import to_jsonable
@@ -88,7 +89,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class PBTScheduler(Scheduler):
+class PBTScheduler(BindsSpace, Scheduler):
     """Population-based training (Jaderberg et al. 2017) over a raysearch :class:`Space`.
 
     Args:
@@ -132,6 +133,12 @@ class PBTScheduler(Scheduler):
     exploits = True
     #: set by drivers: ``trial_id -> bool``, whether that trial can donate now
     donor_filter: DonorFilter = None
+
+    unbound_message: ClassVar[str] = (
+        "has no hyperparam_mutations: pass them to the constructor (or let the Ray adapter "
+        "take the searcher's space)"
+    )
+    bound_as: ClassVar[str] = "already mutates"
 
     def __init__(
         self,
@@ -179,29 +186,11 @@ class PBTScheduler(Scheduler):
             self.setup(space)
 
     # ------------------------------------------------------------------ set-up
-    @property
-    def space(self) -> Space:
-        if self._space is None:
-            raise RuntimeError(
-                f"{type(self).__name__} has no hyperparam_mutations: pass them to the "
-                "constructor (or let the Ray adapter take the searcher's space)"
-            )
-        return self._space
-
-    @property
-    def is_setup(self) -> bool:
-        return self._space is not None
-
     def setup(self, space: Space | Mapping[str, Any]) -> None:
         """Binds the mutable parameters (once; the same space again is a no-op)."""
         new = as_mutation_space(space)
         assert new is not None
-        if self._space is not None:
-            if new != self._space:
-                raise ValueError(
-                    f"{type(self).__name__} already mutates {self._space!r}; cannot switch "
-                    f"to {new!r}"
-                )
+        if self.already_bound(new):
             return
         if not any(e.param.cardinality != 1 for e in new.entries):
             raise ValueError(

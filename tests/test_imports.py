@@ -30,3 +30,15 @@ def test_core_imports_without_ray_or_torch():
     out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_every_core_searcher_is_exported_by_raysearch_searchers():
+    import raysearch.searchers
+    from raysearch.searchers import GPSearch, GridSearch, RandomSearch, TPESearch
+    from raysearch.searchers.gp import GPSearch as GPSearchFromModule
+
+    assert GPSearch is GPSearchFromModule
+    assert {"GPSearch", "GridSearch", "RandomSearch", "TPESearch"} <= set(
+        raysearch.searchers.__all__
+    )
+    assert all(callable(c) for c in (GridSearch, RandomSearch, TPESearch))

@@ -240,6 +240,7 @@ class AutoML:
     ) -> pd.DataFrame:
         """Runs the search on Ray Tune until ``search_deadline``; returns its leaderboard."""
         import raysearch
+        from raysearch.tune.outcomes import Interrupted
 
         threads = max(1, int(self.resources.get("cpu", 1)))
         payload = {
@@ -261,22 +262,26 @@ class AutoML:
             raise ValueError(
                 f"time_budget_s={self.time_budget_s} is too small for this table: data preparation took {time.time() - start:.1f} s"
             )
-        with tempfile.TemporaryDirectory(prefix="raysearch-automl-") as storage:
-            result = raysearch.run(
-                trainable,
-                ctx.space,
-                metric="score",
-                mode=ctx.metric.mode,
-                searcher=make_searcher(self.searcher, ctx.space, ctx.points, self.seed),
-                scheduler=make_scheduler(len(ctx.folds), len(ctx.points), self.seed),
-                time_budget_s=budget_left,
-                num_samples=-1,
-                resources=self.resources,
-                storage_path=storage,
-                loggers="none",
-                checkpoint_every_s=None,
-                verbose=self.verbose,
-            )
+        try:
+            with tempfile.TemporaryDirectory(prefix="raysearch-automl-") as storage:
+                result = raysearch.run(
+                    trainable,
+                    ctx.space,
+                    metric="score",
+                    mode=ctx.metric.mode,
+                    searcher=make_searcher(self.searcher, ctx.space, ctx.points, self.seed),
+                    scheduler=make_scheduler(len(ctx.folds), len(ctx.points), self.seed),
+                    time_budget_s=budget_left,
+                    num_samples=-1,
+                    resources=self.resources,
+                    storage_path=storage,
+                    loggers="none",
+                    checkpoint_every_s=None,
+                    fail_fast=None,  # a family that fails on this table leaves the others to run
+                    verbose=self.verbose,
+                )
+        except Interrupted:  # its trials lived in a temporary directory: no resume hint
+            raise KeyboardInterrupt("AutoML interrupted before its search finished") from None
         board: pd.DataFrame = result.leaderboard
         return board
 
@@ -293,7 +298,7 @@ class AutoML:
         # the search runs instead of after it (torch alone takes seconds).
         warmup = threading.Thread(target=import_families, args=(self.families,), daemon=True)
         warmup.start()
-        init_ray()
+        init_ray(quiet=not self.verbose)
         prepared = time.time()
         reserve = ensemble_reserve(
             ctx.metric, ctx.y[ctx.valid_rows], ctx.n_classes, ctx.task, self.time_budget_s

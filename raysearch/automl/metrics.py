@@ -46,9 +46,14 @@ def _roc_auc(y: np.ndarray, pred: np.ndarray) -> float:
 
     scores = pred[:, 1] if np.ndim(pred) == 2 and pred.shape[1] == 2 else pred
     if np.ndim(scores) == 2:
-        return float(
-            roc_auc_score(y, scores, multi_class="ovr", labels=np.arange(scores.shape[1]))
-        )
+        # One-vs-rest, the mean over the classes y holds of each class's AUC: what sklearn's
+        # multi_class="ovr" computes, without its refusal of rows that do not sum to 1 (a
+        # float32 model output, a blend or a stack need not, exactly) and without the NaN of
+        # a class absent from y (which has no AUC).
+        present = [c for c in range(scores.shape[1]) if np.any(y == c)]
+        if len(present) < 2:
+            return float("nan")  # as sklearn: no AUC without two classes
+        return float(np.mean([roc_auc_score(y == c, scores[:, c]) for c in present]))
     return float(roc_auc_score(y, scores))
 
 

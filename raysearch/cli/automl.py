@@ -8,10 +8,28 @@ raysearch demo                       # AutoML on a data set bundled with scikit-
 from __future__ import annotations
 
 import argparse
+import os
+import pickle
 import sys
+from pathlib import Path
 from typing import Any
 
-__all__ = ["add_commands"]
+__all__ = ["add_commands", "check_model_dir"]
+
+
+def check_model_dir(out: str) -> None:
+    """Refuses, before any fitting, a model directory ``out`` that cannot be written: an
+    existing file, or a path under one, or one in a directory without write permission."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {out!r} is an existing file; a model is saved to a directory")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"--out {out!r}: {str(parent)!r} is a file, not a directory")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"--out {out!r}: cannot write in {str(parent.resolve())!r}")
 
 
 def cmd_automl(args: argparse.Namespace) -> int:
@@ -19,6 +37,7 @@ def cmd_automl(args: argparse.Namespace) -> int:
 
     from raysearch.automl import AutoML
 
+    check_model_dir(args.out)
     families = args.families.split(",") if args.families else None
     model = AutoML(
         args.label,
@@ -44,10 +63,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from raysearch.automl import AutoML, load_table
 
-    model = AutoML.load(args.model_dir)
+    try:
+        model = AutoML.load(args.model_dir)
+    except FileNotFoundError as err:  # not a saved model: one line, exit status 2
+        raise ValueError(str(err)) from None
+    except (OSError, EOFError, TypeError, pickle.UnpicklingError) as err:  # a damaged one
+        raise ValueError(f"cannot load a model from {args.model_dir!r}: {err}") from None
+    if args.proba and model.task_ == "regression":
+        raise ValueError(
+            f"--proba is for classification models; the model in {args.model_dir!r} is a "
+            "regression model (its predictions are the values)"
+        )
     frame = load_table(args.data)
     out = pd.DataFrame({model.label: model.predict(frame)}, index=frame.index)
-    if args.proba and model.task_ != "regression":
+    if args.proba:
         proba = model.predict_proba(frame)
         for j, cls in enumerate(model.classes_ or []):
             out[f"proba_{cls}"] = proba[:, j]
@@ -65,6 +94,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from raysearch.automl import AutoML
 
+    if args.out:
+        check_model_dir(args.out)
     frame = load_digits(as_frame=True).frame
     train, test = train_test_split(
         frame, test_size=0.25, random_state=args.seed, stratify=frame["target"]

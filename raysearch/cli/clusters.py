@@ -14,24 +14,52 @@
   Every pod template is validated as a Kubernetes Pod (``kubernetes-validate``, strict), so
   a typo such as ``resouces`` in a container fails too. The CRDs themselves (~1 MB each) are
   not shipped; these field lists are what they are generated from.
+
+``kubernetes-validate`` (the Kubernetes schemas of every release, ~100 MB) is not a
+dependency of raysearch: without it the pod-template check is skipped with a note
+(:data:`POD_CHECK_SKIPPED`, a warning from :func:`validate_kuberay`) and everything else is
+checked. ``pip install kubernetes-validate`` (in the ``dev`` extra) turns it on.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import importlib.util
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["ClusterConfigError", "validate_cluster_file", "validate_launcher", "validate_kuberay"]
+__all__ = [
+    "ClusterConfigError",
+    "POD_CHECK_SKIPPED",
+    "pod_check_available",
+    "validate_cluster_file",
+    "validate_launcher",
+    "validate_kuberay",
+]
+
+#: what a KubeRay check without ``kubernetes-validate`` leaves out
+POD_CHECK_SKIPPED = (
+    "pod templates not checked against the Kubernetes Pod schema "
+    "(pip install kubernetes-validate to check them too)"
+)
 
 
 class ClusterConfigError(ValueError):
     """A cluster definition that `ray up` or KubeRay would reject (or misread)."""
+
+
+def pod_check_available() -> bool:
+    """Whether ``kubernetes-validate`` is installed, so KubeRay pod templates are checked."""
+    try:
+        return importlib.util.find_spec("kubernetes_validate") is not None
+    except (ImportError, ValueError):  # a module set to None in sys.modules, a broken one
+        return False
 
 
 def _load(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
@@ -136,6 +164,11 @@ def validate_launcher(source: str | os.PathLike[str] | Mapping[str, Any]) -> dic
     from ray.autoscaler._private.util import prepare_config, validate_config
 
     config, where = _load(source)
+    if not isinstance(config.get("provider"), Mapping):
+        raise ClusterConfigError(
+            f"{where}: a cluster-launcher YAML needs a 'provider' section (type: aws, gcp, "
+            f"local, ...), got top-level keys {sorted(map(str, config))}"
+        )
     try:
         prepared = prepare_config(config)
         validate_config(prepared)
@@ -341,12 +374,11 @@ def validate_kuberay(
         raise ClusterConfigError(
             f"{where}: a RayJob needs spec.rayClusterSpec or spec.clusterSelector"
         )
-    try:
-        import kubernetes_validate
-    except ImportError as err:
-        raise ImportError(
-            "pod templates are checked with kubernetes-validate: pip install kubernetes-validate"
-        ) from err
+    if not pod_check_available():
+        warnings.warn(f"{where}: {POD_CHECK_SKIPPED}", stacklevel=2)
+        return str(kind)
+    import kubernetes_validate
+
     for path, template in _pod_templates(kind, spec):
         pod = {
             "apiVersion": "v1",
@@ -365,8 +397,18 @@ def validate_kuberay(
 def validate_cluster_file(path: str | os.PathLike[str]) -> str:
     """Validates one file of ``cluster/``: a KubeRay manifest (has ``kind``) or a launcher
     YAML. Returns what it was ("RayCluster", "RayJob" or "launcher:<provider>")."""
-    data, _ = _load(path)
+    data, where = _load(path)
     if "kind" in data or "apiVersion" in data:
         return validate_kuberay(path)
+    if "provider" not in data:
+        guess = (
+            " (it reads as an experiment file: raysearch run / raysearch submit take those)"
+            if "trainable" in data
+            else ""
+        )
+        raise ClusterConfigError(
+            f"{where}: not a cluster definition{guess}: a Ray cluster-launcher YAML has a "
+            "'provider' section, a KubeRay manifest 'kind: RayCluster' or 'kind: RayJob'"
+        )
     prepared = validate_launcher(path)
     return f"launcher:{prepared['provider']['type']}"

@@ -18,6 +18,7 @@
     storage_path: results            # relative paths are relative to the current directory
     seed: 0
     max_failures: 1
+    fail_fast: 3                     # stop when the first 3 trials all fail (0: never)
     stop: {training_iteration: 100}
     loggers: json                    # json | all | none
 
@@ -62,6 +63,7 @@ _SCHEMA: dict[str, tuple[bool, tuple[type, ...], str]] = {
     "storage_path": (False, (str,), "where experiments are stored"),
     "seed": (False, (int,), "seed of the searcher/scheduler"),
     "max_failures": (False, (int,), "retries of a failed trial"),
+    "fail_fast": (False, (int,), "stop when the first N trials all fail (0: never)"),
     "stop": (False, (dict,), "Tune stopping criteria"),
     "loggers": (False, (str,), "json | all | none"),
 }
@@ -79,6 +81,7 @@ _RUN_KEYS = (
     "name",
     "seed",
     "max_failures",
+    "fail_fast",
     "stop",
     "loggers",
 )
@@ -104,6 +107,7 @@ class Experiment:
     storage_path: str | None = None
     seed: int | None = None
     max_failures: int = 0
+    fail_fast: int = 3
     stop: dict[str, Any] | None = None
     loggers: str = "json"
     source: str | None = None
@@ -240,6 +244,23 @@ def _parse_strategies(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _parse_resources(resources: Mapping[Any, Any], where: str) -> dict[str, float]:
+    """``resources``, each amount a number >= 0 (an error names the key and the value)."""
+    out = {}
+    for key, value in resources.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not (0 <= value < float("inf"))
+        ):
+            raise ExperimentError(
+                f"{where}: 'resources.{key}' must be a number >= 0 (a count of {key} per "
+                f"trial), got {value!r}"
+            )
+        out[str(key)] = float(value)
+    return out
+
+
 def _parse_run_options(
     data: Mapping[str, Any], where: str, base_dir: str | None
 ) -> dict[str, Any]:
@@ -251,7 +272,7 @@ def _parse_run_options(
     loggers = data.get("loggers", "json")
     if loggers not in ("json", "all", "none"):
         raise ExperimentError(f"{where}: 'loggers' must be json, all or none, got {loggers!r}")
-    resources = {str(k): float(v) for k, v in (data.get("resources") or {"cpu": 1}).items()}
+    resources = _parse_resources(data.get("resources") or {"cpu": 1}, where)
     storage_path = data.get("storage_path")
     if storage_path and "://" not in storage_path and not os.path.isabs(storage_path):
         storage_path = str(Path(base_dir or os.getcwd(), storage_path).resolve())
@@ -261,6 +282,15 @@ def _parse_run_options(
         "resources": resources,
         "storage_path": storage_path,
     }
+
+
+def _fail_fast(data: Mapping[str, Any], where: str) -> int:
+    value = data.get("fail_fast")
+    if value is None:
+        return 3
+    if value < 0:
+        raise ExperimentError(f"{where}: 'fail_fast' must be >= 0 (0: never), got {value}")
+    return int(value)
 
 
 def parse_experiment(
@@ -293,6 +323,7 @@ def parse_experiment(
         max_concurrent=data.get("max_concurrent"),
         seed=data.get("seed"),
         max_failures=int(data.get("max_failures", 0)),
+        fail_fast=_fail_fast(data, where),
         stop=data.get("stop"),
         source=source,
         **strategies,

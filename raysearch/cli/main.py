@@ -55,7 +55,15 @@ def _print_board(board: Any, metric: str, top: int) -> None:
     ):
         print(shown.to_string(index=False))
     failed = int((board["status"] != "TERMINATED").sum())
-    print(f"\n{len(board)} trials, {failed} failed; best {metric} = {board.iloc[0][metric]}")
+    no_value = int(((board["status"] == "TERMINATED") & board[metric].isna()).sum())
+    summary = f"{len(board)} trials, {failed} failed"
+    if no_value:
+        summary += f", {no_value} without a value of {metric} (NaN or never reported)"
+    if failed + no_value < len(board):  # failures and missing values sort last
+        summary += f"; best {metric} = {board.iloc[0][metric]}"
+    else:
+        summary += f"; no best {metric}"
+    print(f"\n{summary}")
 
 
 def _load_trainable(path: str) -> Any:
@@ -112,22 +120,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     trainable = _load_trainable(experiment.trainable)
 
     import raysearch
+    from raysearch.tune.run import Interrupted, TrialsFailedError
 
-    result = raysearch.run(
-        trainable,
-        experiment.space,
-        searcher=experiment.build_searcher(),
-        scheduler=experiment.build_scheduler(),
-        resume=args.resume,
-        verbose=0 if args.quiet else 1,
-        **experiment.run_kwargs(),
-    )
+    try:
+        result = raysearch.run(
+            trainable,
+            experiment.space,
+            searcher=experiment.build_searcher(),
+            scheduler=experiment.build_scheduler(),
+            resume=args.resume,
+            verbose=0 if args.quiet else 1,
+            **experiment.run_kwargs(),
+        )
+    except Interrupted as err:
+        print(f"raysearch: {_resume_hint(args, experiment, err)}", file=sys.stderr)
+        return 130
+    except TrialsFailedError as err:
+        print(
+            f"raysearch: error: {err.reason}. Fix the trainable and run again (or set "
+            f"'fail_fast: 0' in the file to run every trial anyway); the trials are in "
+            f"{err.experiment_path}",
+            file=sys.stderr,
+        )
+        return 1
     _print_board(result.leaderboard, experiment.metric, args.top)
     print(f"experiment: {result.experiment_path}")
     if result.best_config is None:
-        print("every trial failed", file=sys.stderr)
+        errors = result.num_errors
+        print(
+            "every trial failed"
+            if errors == result.num_trials
+            else f"no trial reported a value of {experiment.metric!r} "
+            f"({result.num_trials - errors} reported NaN or nothing, {errors} failed)",
+            file=sys.stderr,
+        )
         return 1
     return 0
+
+
+def _resume_hint(args: argparse.Namespace, experiment: Any, err: Any) -> str:
+    """Where an interrupted run's state is and the ``raysearch run --resume`` that goes on."""
+    parts = ["raysearch", "run", args.experiment, "--resume"]
+    if experiment.name != err.name:  # Tune named it
+        parts += ["--name", err.name]
+    if experiment.storage_path != err.storage_path:
+        parts += ["--storage-path", err.storage_path]
+    if args.num_samples is not None:
+        parts += ["--num-samples", str(args.num_samples)]
+    return (
+        f"interrupted; the experiment's state is saved in {err.experiment_path}; continue it "
+        f"with: {' '.join(shlex.quote(p) for p in parts)}"
+    )
 
 
 def cmd_demo_tune(args: argparse.Namespace) -> int:
@@ -172,7 +215,7 @@ def _read_experiment_dir(directory: Path, read: Callable[[Path], T]) -> T:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from raysearch.tune.callbacks import read_experiment_info, read_trial_log
-    from raysearch.tune.run import leaderboard_frame
+    from raysearch.tune.results import leaderboard_frame, reported_metrics
 
     directory = Path(args.experiment_dir)
     records = _read_experiment_dir(directory, read_trial_log)
@@ -181,6 +224,12 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     mode = args.mode or info.get("mode")
     if not metric or mode not in ("min", "max"):
         raise CLIError("the experiment does not record its metric/mode: pass --metric and --mode")
+    known = reported_metrics(records)
+    if args.metric and records and metric not in known and metric != info.get("metric"):
+        raise CLIError(
+            f"--metric {metric!r}: no trial reported it; the metrics reported: "
+            f"{', '.join(known) or 'none'}"
+        )
     board = leaderboard_frame(records, metric, mode)
     if args.csv:
         board.to_csv(args.csv, index=False)
@@ -332,16 +381,29 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_validate_cluster(args: argparse.Namespace) -> int:
-    from raysearch.cli.clusters import ClusterConfigError, validate_cluster_file
+    import warnings
+
+    from raysearch.cli.clusters import (
+        POD_CHECK_SKIPPED,
+        ClusterConfigError,
+        pod_check_available,
+        validate_cluster_file,
+    )
 
     failed = 0
+    skipped_pods = False
     for path in args.files:
         try:
-            kind = validate_cluster_file(path)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the skipped pod check: one note below
+                kind = validate_cluster_file(path)
             print(f"ok     {path} ({kind})")
+            skipped_pods |= kind in ("RayCluster", "RayJob") and not pod_check_available()
         except (ClusterConfigError, OSError) as err:
             failed += 1
             print(f"error  {err}", file=sys.stderr)
+    if skipped_pods:
+        print(f"note: {POD_CHECK_SKIPPED}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -464,7 +526,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"raysearch: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("raysearch: interrupted; resume with --resume (needs a name)", file=sys.stderr)
+        hint = "; resume with --resume (needs a name)" if args.command == "run" else ""
+        print(f"raysearch: interrupted{hint}", file=sys.stderr)
         return 130
     return code
 

@@ -12,12 +12,16 @@ A parameter is a dict with exactly one *distribution key* plus optional modifier
     layers:    {repeat: {width: {int: [16, 256], log: true}}, count: n_layers, max: 6}
     head:      {space: {dropout: {float: [0, 0.5]}}, when: [[depth, ">=", 4]]}
     epochs:    10                                   # anything else is a constant
+    opt:       {constant: {floats: [0.9, 0.99]}}    # a dict that reads as a misspelled spec
 
 Ray Tune's names are accepted with Tune's semantics: ``uniform``, ``loguniform``,
 ``quniform [l, h, q]``, ``qloguniform``, ``randint [l, h)`` (upper bound excluded, as in
 Tune), ``lograndint``, ``qrandint [l, h, q]`` (inclusive), ``qlograndint``, ``randn``,
 ``qrandn``, ``grid_search``. A dict that must stay a constant although it uses one of these
-keys is written ``{constant: {...}}``. Values are never evaluated: there is no ``eval``.
+keys is written ``{constant: {...}}``; so is one that reads as a spec with a misspelled
+distribution key (one key close to a distribution's name, holding a list or beside ``log``,
+``step``, ``ordered`` or ``when``), which is refused with a did-you-mean rather than passed
+to the trainable as a constant. Values are never evaluated: there is no ``eval``.
 
 This module maps specs to the Python objects a :class:`~raysearch.space.Space` is built from
 and back (:func:`obj_from_spec`, :func:`obj_to_spec`); :func:`raysearch.space.space_from_dict`
@@ -181,6 +185,40 @@ _STRUCT_KEYS: dict[str, frozenset[str]] = {
     "space": frozenset(),
 }
 _ALL_KEYS = set(DIST_KEYS) | set(_STRUCT_KEYS)
+#: the keys that go beside a distribution key (``log``, ``step``, ``ordered``, ``when``)
+_MODIFIERS = frozenset().union(*(mods for _, mods in DIST_KEYS.values())) | {"when"}
+
+
+def _misspelled_key(d: Mapping[Any, Any]) -> tuple[str, str] | None:
+    """``(key, distribution)`` if ``d`` reads as a parameter spec whose distribution key is
+    misspelled (``{floot: [0, 1]}``, ``{Float: [0, 1], log: true}``), else None.
+
+    That is: one key besides modifiers, close to a distribution's name, holding a list (the
+    arguments of every distribution) or written beside a modifier. Other dicts, such as
+    ``{init: xavier}`` or ``{range: [0, 10]}``, are constants.
+    """
+    if any(k in _ALL_KEYS for k in d):
+        return None
+    others = [k for k in d if k not in _MODIFIERS]
+    if len(others) != 1 or not isinstance(others[0], str):
+        return None
+    key = others[0]
+    if not isinstance(d[key], list | tuple) and len(d) == 1:
+        return None
+    hint = difflib.get_close_matches(key.lower(), list(DIST_KEYS), n=1, cutoff=0.75)
+    return (key, hint[0]) if hint else None
+
+
+def _refuse_misspelled(name: str, value: Any) -> None:
+    """Raises for a parameter ``name`` whose spec has a misspelled distribution key."""
+    found = _misspelled_key(value) if isinstance(value, Mapping) else None
+    if found is not None:
+        key, hint = found
+        raise SpaceError(
+            f"parameter {name!r}: {key!r} in {dict(value)!r} is not a distribution; did you "
+            f"mean {hint!r}? (known distributions: {', '.join(sorted(DIST_KEYS))}; a dict that "
+            f"is a constant is written {{constant: {{{key}: ...}}}})"
+        )
 
 
 def _spec_key(d: Mapping[str, Any]) -> str | None:
@@ -221,6 +259,8 @@ def obj_from_spec(spec: Any) -> Any:
             for k in spec:
                 if not isinstance(k, str):
                     raise SpaceError(f"config keys must be strings, got {k!r}")
+            for k, v in spec.items():
+                _refuse_misspelled(k, v)
             return {k: obj_from_spec(v) for k, v in spec.items()}
         node: Any
         if key == "constant":
@@ -280,7 +320,7 @@ def obj_to_spec(obj: Any) -> Any:
         return {kind: [spec.pop("low"), spec.pop("high")], **spec}
     if isinstance(obj, Mapping):
         out = {k: obj_to_spec(v) for k, v in obj.items()}
-        if _is_param_spec(out):
+        if _is_param_spec(out) or _misspelled_key(out) is not None:
             return {"constant": dict(obj)}
         return out
     if isinstance(obj, tuple):

@@ -1,4 +1,5 @@
-"""Tune callbacks raysearch adds to every run: a trial log and a compact progress line."""
+"""Tune callbacks raysearch adds to every run: a trial log, a compact progress line, and
+:class:`FailFast`, which stops an experiment whose first trials all fail."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ray.tune import Callback
+from ray.tune import Callback, Stopper
 from ray.tune.experiment import Trial
+from ray.tune.stopper import CombinedStopper, FunctionStopper
+from ray.tune.utils import flatten_dict
 
 from raysearch.core.jsonlines import read_jsonlines
 from raysearch.core.state import atomic_write_json, read_json
@@ -21,6 +24,11 @@ from raysearch.core.values import finite_float
 __all__ = [
     "TrialLog",
     "Progress",
+    "FailFast",
+    "TrialsFailedError",
+    "DictStopper",
+    "trial_error_line",
+    "stop_criteria",
     "TRIAL_LOG",
     "EXPERIMENT_INFO",
     "read_trial_log",
@@ -95,6 +103,11 @@ class TrialLog(Callback):
             if self.info and not (directory / EXPERIMENT_INFO).exists():
                 atomic_write_json(directory / EXPERIMENT_INFO, _jsonable(self.info))
             self._path = directory / TRIAL_LOG
+            if not self._path.exists():
+                # A resumed (or re-run) experiment starts in a fresh staging directory,
+                # whose log would replace the stored one at the next sync: start from the
+                # stored log, so the trials that finished earlier stay in it.
+                _copy_stored(storage, TRIAL_LOG, self._path)
         return self._path
 
     def _write(self, trial: Trial, status: str, error: str | None = None) -> None:
@@ -117,16 +130,152 @@ class TrialLog(Callback):
     def on_trial_error(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
-        error = None
-        path = getattr(trial, "error_file", None)
-        if path and os.path.exists(path):
-            try:
-                with open(path) as f:
-                    lines = [ln for ln in f.read().strip().splitlines() if ln.strip()]
-                error = lines[-1] if lines else None
-            except OSError:
-                error = None
-        self._write(trial, "ERROR", error)
+        self._write(trial, "ERROR", trial_error_line(trial))
+
+
+def _copy_stored(storage: Any, name: str, destination: Path) -> None:
+    """Copies the file ``name`` of the experiment's storage (local or cloud) to
+    ``destination``; nothing if there is none."""
+    source = f"{storage.experiment_fs_path}/{name}"
+    try:
+        with storage.storage_filesystem.open_input_stream(source) as f:
+            data = f.read()
+    except OSError:  # FileNotFoundError: a new experiment
+        return
+    destination.write_bytes(data)
+
+
+def trial_error_line(trial: Trial) -> str | None:
+    """The last line of a failed trial's error file (``RuntimeError: ...``), if any."""
+    path = getattr(trial, "error_file", None)
+    if not path or not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            lines = [ln for ln in f.read().strip().splitlines() if ln.strip()]
+    except OSError:
+        return None
+    return lines[-1] if lines else None
+
+
+class TrialsFailedError(RuntimeError):
+    """The first trials of an experiment all failed, so :func:`raysearch.run` stopped it.
+
+    Attributes:
+        reason: which trials failed, with what, and where the traceback is.
+        experiment_path: the experiment's directory.
+    """
+
+    def __init__(self, reason: str, experiment_path: str) -> None:
+        self.reason, self.experiment_path = reason, experiment_path
+        super().__init__(
+            f"{reason}. Fix the trainable and run again (or pass fail_fast=None to run every "
+            f"trial anyway); the trials are in {experiment_path}"
+        )
+
+
+class FailFast(Callback):
+    """Stops the experiment when the first ``after`` trials to end all failed and no trial
+    has reported a result yet: a trainable that raises every time is reported once, not run
+    for every trial.
+
+    Add :meth:`stopper` to the run's ``stop`` criteria. After the fit, :attr:`stopped`
+    holds why the last experiment of this process was stopped (also when Tune restored
+    this callback from an experiment's saved state rather than using this object).
+    """
+
+    #: why the last experiment of this process was stopped early; None if it was not
+    stopped: ClassVar[str | None] = None
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self._ok = 0
+        self._errors = 0
+        self._first: tuple[str, str | None, str | None] | None = None
+        self.reason: str | None = None
+
+    def on_trial_result(
+        self,
+        iteration: int,
+        trials: list[Trial],
+        trial: Trial,
+        result: dict[str, Any],
+        **info: Any,
+    ) -> None:
+        self._ok += 1  # a trainable that reports works (PBT members end only at the end)
+
+    def on_trial_complete(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
+        self._ok += 1
+
+    def on_trial_error(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
+        self._errors += 1
+        line = trial_error_line(trial)
+        logger.info("trial %s failed: %s", trial.trial_id, line or "(no error message)")
+        if self._first is None:
+            # where the traceback ends up: the trial's directory under storage_path
+            name = getattr(trial.run_metadata, "error_filename", None)
+            stored = f"{trial.path}/{name}" if trial.path and name else trial.error_file
+            self._first = (trial.trial_id, line, stored)
+        if (
+            self.reason is None
+            and self._ok == 0
+            and self._errors >= self.after
+            # a resumed experiment's trials that ended well before
+            and not any(t.status == Trial.TERMINATED for t in trials)
+        ):
+            trial_id, first_line, error_file = self._first
+            where = f"; its traceback is in {error_file}" if error_file else ""
+            self.reason = (
+                f"the first {self._errors} trials all failed, so the experiment was stopped "
+                f"early: trial {trial_id} raised {first_line or 'an error'}{where}"
+            )
+            FailFast.stopped = self.reason
+
+    @classmethod
+    def raise_if_stopped(cls, experiment_path: str) -> None:
+        """Raises :class:`TrialsFailedError` if the last experiment was stopped early."""
+        if cls.stopped is not None:
+            raise TrialsFailedError(cls.stopped, experiment_path)
+
+    def stopper(self) -> Stopper:
+        """The Tune ``Stopper`` that ends the experiment once this callback says so."""
+        return _FailFastStopper(self)
+
+
+class _FailFastStopper(Stopper):
+    def __init__(self, fail_fast: FailFast) -> None:
+        self.fail_fast = fail_fast
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return self.fail_fast.reason is not None
+
+
+class DictStopper(Stopper):
+    """Tune's per-trial ``stop={"metric": threshold}`` criteria as a ``Stopper`` (so that
+    they combine with other stoppers): a trial stops once a reported value reaches its
+    threshold (keys of nested results as ``a/b``)."""
+
+    def __init__(self, criteria: Mapping[str, Any]) -> None:
+        for key in criteria:
+            if isinstance(criteria[key], Mapping):
+                raise ValueError(
+                    f"stop[{key!r}] is a dict: write nested stopping criteria flat, as 'a/b'"
+                )
+        self.criteria = dict(criteria)
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        flat = flatten_dict(result)
+        return any(k in flat and flat[k] >= v for k, v in self.criteria.items())
+
+    def stop_all(self) -> bool:
+        return False
 
 
 def read_experiment_info(experiment_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -216,3 +365,19 @@ class Progress(Callback):
             elapsed,
             rate,
         )
+
+
+def stop_criteria(stop: Any, run_callbacks: list[Any]) -> Any:
+    """The user's ``stop`` criteria, with the :class:`FailFast` callback's stopper if any."""
+    fail_fast = [cb.stopper() for cb in run_callbacks if isinstance(cb, FailFast)]
+    if not fail_fast or stop is None:
+        return fail_fast[0] if fail_fast else stop
+    if isinstance(stop, Mapping):
+        return CombinedStopper(DictStopper(stop), *fail_fast)
+    if isinstance(stop, Stopper):
+        return CombinedStopper(stop, *fail_fast)
+    if isinstance(stop, list):  # Tune takes a list of stoppers too
+        return CombinedStopper(*stop, *fail_fast)
+    if callable(stop):
+        return CombinedStopper(FunctionStopper(stop), *fail_fast)
+    return stop  # Tune reports what is wrong with it

@@ -28,6 +28,8 @@ __all__ = [
 
 logger = logging.getLogger("raysearch")
 
+#: Ray's logger of the "Token authentication is enabled" notice
+_TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"
 _RAY_NAMES = {"cpu": "CPU", "gpu": "GPU", "memory": "memory"}
 #: concurrency when an autoscaling node group has no upper bound
 _UNBOUNDED_SLOTS = 64
@@ -38,11 +40,17 @@ class ResourceError(ValueError):
 
 
 def init_ray(
-    address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None
+    address: str | None = None,
+    *,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    quiet: bool = False,
 ) -> None:
     """Connects to ``address`` or ``RAY_ADDRESS`` if set, else starts a local Ray instance.
 
-    Does nothing if Ray is already initialized in this process.
+    Does nothing if Ray is already initialized in this process. ``quiet`` keeps Ray's
+    start-up lines (the token-authentication notice, "Started a local Ray instance") off
+    the console.
     """
     import ray
 
@@ -50,11 +58,19 @@ def init_ray(
         return
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        logger.info("joining the Ray cluster at %s", address)
-        ray.init(address=address)
-    else:
-        ray.init(include_dashboard=False, num_cpus=num_cpus, num_gpus=num_gpus)
+    level = {"logging_level": logging.WARNING} if quiet else {}
+    token_logger = logging.getLogger(_TOKEN_LOGGER)
+    previous = token_logger.level
+    if quiet:
+        token_logger.setLevel(logging.ERROR)
+    try:
+        if address:
+            logger.info("joining the Ray cluster at %s", address)
+            ray.init(address=address, **level)
+        else:
+            ray.init(include_dashboard=False, num_cpus=num_cpus, num_gpus=num_gpus, **level)
+    finally:
+        token_logger.setLevel(previous)
 
 
 def _alive_nodes() -> list[dict[str, float]]:
@@ -147,13 +163,16 @@ def check_resources(resources: Mapping[str, float]) -> dict[str, float]:
     Raises:
         ResourceError: for a request no node can ever satisfy.
     """
-    request = {
-        str(k).lower() if str(k).lower() in _RAY_NAMES else str(k): float(v)
-        for k, v in resources.items()
-    }
-    for k, v in request.items():
+    request = {}
+    for key, value in resources.items():
+        k = str(key).lower() if str(key).lower() in _RAY_NAMES else str(key)
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            v = math.nan
         if not math.isfinite(v) or v < 0:
-            raise ResourceError(f"resources[{k!r}] must be a number >= 0, got {v}")
+            raise ResourceError(f"resources[{k!r}] must be a number >= 0, got {value!r}")
+        request[k] = v
     if request.get("cpu", 1.0) <= 0:
         raise ResourceError(
             "resources['cpu'] must be > 0: a trial runs in a process that needs some CPU "

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from ray.tune import ResultGrid
 
-__all__ = ["RunResult", "leaderboard_frame", "records_from_grid", "run_result"]
+__all__ = ["RunResult", "leaderboard_frame", "records_from_grid", "reported_metrics", "run_result"]
 
 _METRIC_COLUMNS = ("training_iteration", "time_total_s")
 
@@ -70,6 +70,17 @@ def records_from_grid(grid: ResultGrid) -> list[dict[str, Any]]:
             }
         )
     return records
+
+
+def reported_metrics(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The numeric metrics some trial of ``records`` reported, sorted by name."""
+    names = {
+        str(k)
+        for rec in records
+        for k, v in (rec.get("metrics") or {}).items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    return sorted(names)
 
 
 def leaderboard_frame(

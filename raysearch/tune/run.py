@@ -15,7 +15,9 @@ What it does for you (each can be overridden):
 This module is the orchestration: :func:`run` checks its arguments (:class:`RunSettings`),
 builds the searcher, scheduler and Tune configs and fits the ``Tuner``. Joining Ray and the
 resource checks live in :mod:`raysearch.tune.resources`, the :class:`RunResult` and its
-leaderboard in :mod:`raysearch.tune.results` (both re-exported here).
+leaderboard in :mod:`raysearch.tune.results` (both re-exported here), Tune's logs, interrupts
+and errors said clearly in :mod:`raysearch.tune.outcomes`, the trial log and the fail-fast
+stop in :mod:`raysearch.tune.callbacks`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import contextlib
 import inspect
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from raysearch.core.registry import SCHEDULERS, SEARCHERS
 from raysearch.core.scheduler import Scheduler as CoreScheduler
 from raysearch.core.searcher import Searcher as CoreSearcher
 from raysearch.space import Space
+from raysearch.tune.callbacks import FailFast, TrialsFailedError, stop_criteria
+from raysearch.tune.outcomes import Interrupted, TuneLogs, reraise_clearly
 from raysearch.tune.resources import (
     ResourceError,
     check_resources,
@@ -47,7 +50,16 @@ from raysearch.tune.results import RunResult, leaderboard_frame, run_result
 if TYPE_CHECKING:
     from ray.tune import ResultGrid
 
-__all__ = ["run", "RunResult", "ResourceError", "init_ray", "check_resources", "leaderboard_frame"]
+__all__ = [
+    "run",
+    "RunResult",
+    "ResourceError",
+    "TrialsFailedError",
+    "Interrupted",
+    "init_ray",
+    "check_resources",
+    "leaderboard_frame",
+]
 
 logger = logging.getLogger("raysearch")
 
@@ -75,6 +87,7 @@ class RunSettings:
     resume: bool
     reuse_actors: bool | str
     max_failures: int
+    fail_fast: int | None
     stop: Mapping[str, Any] | Callable[..., bool] | None
     callbacks: Sequence[Any]
     loggers: str
@@ -109,6 +122,15 @@ class RunSettings:
             int(max_concurrent) != max_concurrent or max_concurrent < 1
         ):
             raise ValueError(f"max_concurrent must be a positive integer, got {max_concurrent!r}")
+        if self.fail_fast is not None and (
+            isinstance(self.fail_fast, bool)
+            or int(self.fail_fast) != self.fail_fast
+            or self.fail_fast < 0
+        ):
+            raise ValueError(
+                f"fail_fast must be an integer >= 0 (0: never stop early) or None, "
+                f"got {self.fail_fast!r}"
+            )
 
 
 @dataclass
@@ -153,6 +175,7 @@ def run(
     resume: bool = False,
     reuse_actors: bool | str = "auto",
     max_failures: int = 0,
+    fail_fast: int | None = 3,
     stop: Mapping[str, Any] | Callable[..., bool] | None = None,
     callbacks: Sequence[Any] = (),
     loggers: str = "json",
@@ -184,6 +207,9 @@ def run(
             ones retried); start it otherwise. Needs ``name``.
         reuse_actors: ``"auto"`` reuses actors for CPU-only function trainables.
         max_failures: retries of a failed trial (from its last checkpoint).
+        fail_fast: when the first ``fail_fast`` trials to end all failed (none reported),
+            stop the experiment and raise :class:`TrialsFailedError` naming the error, rather
+            than run every trial into it; 0 or None never stops early.
         stop: Tune's stopping criteria (per-trial dict or function).
         callbacks: extra Tune callbacks.
         loggers: ``"json"`` (Tune's result.json per trial), ``"all"`` (Tune's defaults:
@@ -201,6 +227,10 @@ def run(
         ValueError: bad arguments, an unknown searcher/scheduler name, a metric the
             trainable never reports.
         ResourceError: resources no node can provide.
+        TrialsFailedError: the first ``fail_fast`` trials all failed (the experiment is
+            stopped; its trials are in ``storage_path/name``).
+        Interrupted: Ctrl-C (a ``KeyboardInterrupt``; the experiment is saved, continue it
+            with ``resume=True``).
     """
     # every argument but the trainable, by name (at the top of the function, locals() holds
     # exactly the arguments)
@@ -215,7 +245,7 @@ def _run(trainable: Callable[..., Any] | type, settings: RunSettings) -> RunResu
             f"trainable must be a function or a tune.Trainable class, got {trainable!r}"
         )
     _setup_logging(settings.verbose)
-    init_ray(settings.ray_address)
+    init_ray(settings.ray_address, quiet=settings.verbose <= 0)
     request = check_resources(settings.resources or {"cpu": 1.0})
     concurrency = (
         int(settings.max_concurrent) if settings.max_concurrent else cluster_concurrency(request)
@@ -224,7 +254,9 @@ def _run(trainable: Callable[..., Any] | type, settings: RunSettings) -> RunResu
     wrapped, tune_config, run_config = _tune_configs(
         trainable, settings, search, request, concurrency
     )
+    FailFast.stopped = None
     grid, elapsed = _fit_quietly(settings, wrapped, search.tune_space, tune_config, run_config)
+    FailFast.raise_if_stopped(str(grid.experiment_path))
     result = run_result(grid, settings.metric, settings.mode, elapsed)
     logger.info("results in %s", result.experiment_path)
     return result
@@ -365,6 +397,8 @@ def _callbacks(settings: RunSettings, search: _Search) -> list[Any]:
         "scheduler": repr(search.scheduler),
     }
     run_callbacks: list[Any] = [TrialLog(info)]
+    if settings.fail_fast:
+        run_callbacks.append(FailFast(settings.fail_fast))
     if settings.verbose > 0:
         num_samples = search.num_samples
         run_callbacks.append(
@@ -411,7 +445,7 @@ def _tune_configs(
     run_config = tune.RunConfig(
         name=settings.name,
         storage_path=settings.storage_path,
-        stop=settings.stop,
+        stop=stop_criteria(settings.stop, run_callbacks),
         callbacks=run_callbacks,
         failure_config=tune.FailureConfig(max_failures=settings.max_failures),
         verbose=0,
@@ -428,6 +462,9 @@ def _tune_environ(settings: RunSettings) -> dict[str, str | None]:
         "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": None if settings.loggers == "all" else "1",
         # Tune's console tables: raysearch logs its own progress line instead.
         "RAY_AIR_NEW_OUTPUT": None if settings.verbose >= 2 else "0",
+        # Tune's full traceback of every failed trial: raysearch logs one line per failure
+        # (the traceback stays in the trial's error.txt).
+        "TUNE_PRINT_ALL_TRIAL_ERRORS": None if settings.verbose >= 2 else "0",
     }
     if settings.checkpoint_every_s is not None:
         env["TUNE_GLOBAL_CHECKPOINT_S"] = str(settings.checkpoint_every_s)
@@ -441,29 +478,21 @@ def _fit_quietly(
     tune_config: Any,
     run_config: Any,
 ) -> tuple[ResultGrid, float]:
-    """Fits the Tuner with Tune's logging turned down; returns the grid and its wall time."""
-    tune_logger = logging.getLogger("ray.tune")
-    previous_level = tune_logger.level
-    if settings.verbose <= 1:
-        tune_logger.setLevel(logging.WARNING)
-    env = _tune_environ(settings)
+    """Fits the Tuner with Tune's logging turned down; returns the grid and its wall time.
+
+    Raises:
+        Interrupted: Ctrl-C ended the fit (Tune saved the experiment and returned).
+    """
     start = time.monotonic()
-    analysis_logger = logging.getLogger("ray.tune.analysis.experiment_analysis")
-    # With no per-trial loggers there is no result.json to read back: the results come from
-    # raysearch's own trial log, so Tune's "Failed to fetch metrics" warning is noise.
-    quiet = _DropMissingMetrics() if settings.loggers == "none" else None
-    if quiet is not None:
-        analysis_logger.addFilter(quiet)
+    logs = TuneLogs(settings.verbose, settings.loggers)
     try:
-        with _environ(env):
+        with logs, _environ(_tune_environ(settings)):
             grid = _fit(trainable, tune_space, tune_config, run_config, settings)
     except Exception as err:
-        _reraise_clearly(err, settings.metric)
+        reraise_clearly(err, settings.metric)
         raise
-    finally:
-        tune_logger.setLevel(previous_level)
-        if quiet is not None:
-            analysis_logger.removeFilter(quiet)
+    if logs.interrupted:
+        raise Interrupted(str(grid.experiment_path))
     return grid, time.monotonic() - start
 
 
@@ -484,11 +513,6 @@ def _environ(values: Mapping[str, str | None]) -> Iterator[None]:
         yield
     finally:
         _set_environ(saved)
-
-
-class _DropMissingMetrics(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Failed to fetch metrics")
 
 
 def _fit(
@@ -513,41 +537,13 @@ def _fit(
     else:
         if settings.resume:
             logger.info("no experiment to resume at %s; starting it", experiment_dir)
+        elif experiment_dir and tune.Tuner.can_restore(experiment_dir):
+            logger.warning(
+                "%s holds an earlier run of this experiment: this run adds its trials to it "
+                "(resume=True, or --resume, continues it instead)",
+                experiment_dir,
+            )
         tuner = tune.Tuner(
             trainable, param_space=tune_space, tune_config=tune_config, run_config=run_config
         )
     return tuner.fit()
-
-
-_AUTO_KEYS = {
-    "timestamp",
-    "checkpoint_dir_name",
-    "done",
-    "training_iteration",
-    "trial_id",
-    "date",
-    "time_this_iter_s",
-    "time_total_s",
-    "pid",
-    "hostname",
-    "node_ip",
-    "config",
-    "time_since_restore",
-    "iterations_since_restore",
-    "experiment_tag",
-    "should_checkpoint",
-}
-
-
-def _reraise_clearly(err: Exception, metric: str) -> None:
-    text = str(err)
-    if "did not include the specified metric" in text:
-        reported = ""
-        if "Result:" in text:
-            keys = re.findall(r"'([^']+)':", text.split("Result:", 1)[1])
-            user_keys = [k for k in dict.fromkeys(keys) if k not in _AUTO_KEYS and "/" not in k]
-            reported = f" It reported: {', '.join(user_keys) or 'nothing but Tune bookkeeping'}."
-        raise ValueError(
-            f"the trainable never reported the metric {metric!r}; report it with "
-            f"tune.report({{{metric!r}: value}}) or return {{{metric!r}: value}}.{reported}"
-        ) from None

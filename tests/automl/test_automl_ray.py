@@ -127,3 +127,18 @@ def test_estimate_reports_trials_per_family(cancer):
     assert total["trials_if_alone"] == int(slots * search_s / per_family["trial_s"].mean())
     cheaper = per_family.sort_values("trial_s").iloc[0]
     assert cheaper["trials_if_alone"] >= per_family["trials_if_alone"].min()
+
+
+def test_roc_auc_on_a_multiclass_table(ray_local):
+    """`raysearch automl --metric roc_auc` on a multiclass table used to crash before any
+    trial: the budget's timing probe fed ROC AUC rows that do not sum to 1."""
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame
+    model = AutoML(
+        "target", metric="roc_auc", time_budget_s=15, seed=0, families=["linear"], verbose=0
+    ).fit(frame)
+    assert model.task_ == "multiclass" and model.metric_.name == "roc_auc"
+    best = model.leaderboard()["score"].iloc[0]
+    assert 0.9 < best <= 1.0  # wine: three well separated classes
+    assert 0.9 < model.score(frame) <= 1.0

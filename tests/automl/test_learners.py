@@ -80,3 +80,27 @@ def test_metric_registry_errors():
         get_metric("logloss", "binary")
     with pytest.raises(ValueError, match="not defined for regression"):
         get_metric("roc_auc", "regression")
+
+
+def test_multiclass_roc_auc_is_sklearns_ovr_on_any_score_rows():
+    """Multiclass ROC AUC equals sklearn's one-vs-rest on probabilities, and also takes what
+    AutoML feeds it that are not exact probabilities (its timing probe, float32 outputs,
+    blends); a class absent from the labels is left out instead of making it NaN."""
+    from sklearn.metrics import roc_auc_score
+
+    from raysearch.automl.budget import ensemble_reserve
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 300)
+    proba = rng.dirichlet(np.ones(4), size=300)
+    proba[np.arange(300), y] += 0.3  # some skill
+    proba /= proba.sum(axis=1, keepdims=True)
+    auc = METRICS["roc_auc"]
+    expected = roc_auc_score(y, proba, multi_class="ovr", labels=np.arange(4))
+    assert auc(y, proba) == pytest.approx(expected, rel=1e-12)
+    assert auc(y, proba * 1.01) == pytest.approx(expected, rel=1e-12)
+    assert auc(y, proba.astype(np.float32)) == pytest.approx(expected, abs=1e-6)
+    three = np.where(y == 3, 0, y)
+    assert np.isfinite(auc(three, proba)) and 0.5 < auc(three, proba) <= 1.0
+    # the timing probe of the ensemble reserve (used to crash: its rows do not sum to 1)
+    assert ensemble_reserve(auc, y, 4, "multiclass", 30.0) > 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from importlib.resources import files
 from pathlib import Path
 
@@ -57,6 +60,12 @@ def test_run_then_resume_then_leaderboard(tmp_path):
     assert "best auc" in board.stdout
     assert len((tmp_path / "b.csv").read_text().splitlines()) == 5
 
+    # a metric no trial reported is an error naming the ones reported, not a column of NaN
+    nope = raysearch_cli("leaderboard", str(experiment_dir), "--metric", "nope", cwd=tmp_path)
+    assert nope.returncode == 2 and "Traceback" not in nope.stderr
+    assert "--metric 'nope': no trial reported it" in nope.stderr
+    assert "auc" in nope.stderr.split("reported:")[1] and "nan" not in nope.stdout.lower()
+
 
 def test_local_trainable_module_from_the_working_directory(tmp_path):
     (tmp_path / "mytrain.py").write_text(
@@ -69,6 +78,102 @@ def test_local_trainable_module_from_the_working_directory(tmp_path):
     out = raysearch_cli("run", "exp.yaml", "--quiet", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "3 trials, 0 failed" in out.stdout
+
+
+def test_quiet_run_prints_no_ray_lines(tmp_path):
+    (tmp_path / "slow.py").write_text(
+        "import time\ndef objective(config):\n    time.sleep(0.5)\n    return {'loss': config['x']}\n"
+    )
+    (tmp_path / "exp.yaml").write_text(
+        "name: quiet\ntrainable: slow:objective\nmetric: loss\nmode: min\n"
+        "space: {x: {float: [0, 4]}}\ntime_budget_s: 3\nstorage_path: out\nseed: 1\n"
+    )
+    out = raysearch_cli("run", "exp.yaml", "--quiet", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "0 failed" in out.stdout
+    # the time budget ran out (Tune logs "Reached timeout"), Ray started (and may log its
+    # token-authentication notice): none of it under --quiet
+    for line in ("Reached timeout", "Token authentication", "Started a local Ray"):
+        assert line not in out.stderr, out.stderr
+
+
+def test_failing_trainables_are_reported_truthfully(tmp_path):
+    (tmp_path / "bad.py").write_text(
+        "import math\n"
+        "def nan(config):\n    return {'loss': math.nan}\n"
+        "def boom(config):\n    raise RuntimeError('boom on purpose')\n"
+    )
+    for name in ("nan", "boom"):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"name: {name}\ntrainable: bad:{name}\nmetric: loss\nmode: min\n"
+            "space: {x: {float: [0, 4]}}\nnum_samples: 10\nstorage_path: out\nseed: 1\n"
+        )
+    # NaN every time: the summary and the last line agree (it used to say "10 trials,
+    # 0 failed" above "every trial failed")
+    out = raysearch_cli("run", "nan.yaml", "--quiet", cwd=tmp_path)
+    assert out.returncode == 1, out.stderr[-3000:]
+    assert (
+        "10 trials, 0 failed, 10 without a value of loss (NaN or never reported); no best loss"
+        in out.stdout
+    )
+    assert (
+        out.stderr.strip()
+        == "no trial reported a value of 'loss' (10 reported NaN or nothing, 0 failed)"
+    )
+    # raises every time: stopped after the first 3 with one line, no traceback
+    out = raysearch_cli("run", "boom.yaml", "--quiet", cwd=tmp_path)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr[-3000:]
+    assert lines[0].startswith("raysearch: error: the first 3 trials all failed")
+    assert "RuntimeError: boom on purpose" in lines[0] and "'fail_fast: 0' in the file" in lines[0]
+    board = raysearch_cli("leaderboard", "out/boom", cwd=tmp_path)
+    assert board.returncode == 0 and "0 failed" not in board.stdout
+    assert int(board.stdout.split("\n\n")[-1].split(" trials")[0]) < 10
+
+
+def _trial_ids(log: Path) -> list[str]:
+    return [json.loads(line)["trial_id"] for line in log.read_text().splitlines()]
+
+
+def test_ctrl_c_exits_130_with_the_resume_command_and_resume_keeps_every_trial(tmp_path):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it): exit status 130 and the
+    ``--resume`` command instead of Tune's ``Tuner.restore`` hint; the resumed run ends with
+    every trial in the leaderboard, once, the ones finished before the interrupt included."""
+    (tmp_path / "slow.py").write_text(
+        "import time\ndef objective(config):\n    time.sleep(1.0)\n    return {'loss': config['x']}\n"
+    )
+    (tmp_path / "exp.yaml").write_text(
+        "name: intr\ntrainable: slow:objective\nmetric: loss\nmode: min\n"
+        "space: {x: {float: [0, 4]}}\nnum_samples: 12\nstorage_path: out\nseed: 1\n"
+    )
+    env = {**os.environ, "RAY_ADDRESS": "", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "raysearch.cli", "run", "exp.yaml", "--quiet"],
+        cwd=tmp_path, env=env, start_new_session=True, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    log = tmp_path / "out" / "intr" / "raysearch_trials.jsonl"
+    deadline = time.monotonic() + 120
+    while not (log.exists() and len(log.read_text().splitlines()) >= 2):  # synced every 5 s
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out[-3000:] + err[-3000:]
+    assert "continue it with: raysearch run exp.yaml --resume" in err, err[-3000:]
+    assert "Tuner.restore" not in err and "Traceback" not in err
+    before = _trial_ids(log)
+    assert 2 <= len(before) < 12
+
+    again = raysearch_cli("run", "exp.yaml", "--quiet", "--resume", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "12 trials, 0 failed" in again.stdout
+    after = _trial_ids(log)
+    assert len(after) == len(set(after)) == 12, "a trial is missing or was run twice"
+    assert set(before) <= set(after)
+    board = raysearch_cli("leaderboard", "out/intr", cwd=tmp_path)
+    assert "12 trials, 0 failed" in board.stdout, board.stdout + board.stderr
 
 
 @pytest.mark.parametrize(
@@ -140,6 +245,18 @@ def test_automl_then_predict_from_csv(tmp_path):
     pred = pd.read_csv(tmp_path / "pred.csv")
     assert len(pred) == len(frame) - 380 and pred.iloc[:, -1].between(0, 400).all()
 
+    # probabilities of a regression model: a clear error, nothing written
+    out = raysearch_cli("predict", "model", "test.csv", "--proba", "--out", "p.csv", cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "--proba is for classification models" in out.stderr and "regression" in out.stderr
+    assert not (tmp_path / "p.csv").exists()
+    # a directory that holds no model: one line, exit status 2
+    out = raysearch_cli("predict", ".", "test.csv", cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "raysearch: error: no saved AutoML model in '.' (automl.pkl missing)"
+    ]
+
 
 def test_automl_with_a_missing_label_exits_2(tmp_path):
     (tmp_path / "t.csv").write_text("a,b\n1,2\n3,4\n")
@@ -147,3 +264,18 @@ def test_automl_with_a_missing_label_exits_2(tmp_path):
         "automl", "t.csv", "--label", "y", "--out", "m", "--time-budget", "5", cwd=tmp_path
     )
     assert out.returncode == 2 and "'y'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_automl_out_that_is_a_file_is_refused_before_fitting(tmp_path):
+    (tmp_path / "t.csv").write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(40)))
+    (tmp_path / "taken").write_text("not a model directory")
+    start = time.monotonic()
+    out = raysearch_cli(
+        "automl", "t.csv", "--label", "y", "--out", "taken", "--time-budget", "60", cwd=tmp_path
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "--out 'taken' is an existing file" in out.stderr
+    assert time.monotonic() - start < 30  # refused up front, not after a 60 s fit
+    assert (tmp_path / "taken").read_text() == "not a model directory"
+    out = raysearch_cli("automl", "t.csv", "--label", "y", "--out", "taken/m", cwd=tmp_path)
+    assert out.returncode == 2 and "'taken' is a file, not a directory" in out.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,37 @@ def test_rayjob_needs_a_cluster():
     del manifest["spec"]["rayClusterSpec"]
     with pytest.raises(ClusterConfigError, match="rayClusterSpec or spec.clusterSelector"):
         validate_kuberay(manifest)
+
+
+def test_without_kubernetes_validate_kuberay_files_pass_with_a_note(monkeypatch, capsys):
+    """kubernetes-validate is a dev extra: the plain install checks everything but the pod
+    templates, and says so (the command in the README used to raise ImportError)."""
+    from raysearch.cli.main import main
+
+    monkeypatch.setitem(sys.modules, "kubernetes_validate", None)  # import fails
+    assert main(["validate-cluster", *map(str, FILES)]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("ok ") == len(FILES) and "(RayCluster)" in out and "(RayJob)" in out
+    assert err.count("note: pod templates not checked") == 1
+    with pytest.warns(UserWarning, match="pod templates not checked"):
+        assert validate_kuberay(load("kuberay-raycluster.yaml")) == "RayCluster"
+    # the KubeRay fields are still checked
+    broken = _rename(load("kuberay-raycluster.yaml"), ["spec", "workerGroupSpecs"], "workers")
+    with pytest.raises(ClusterConfigError, match="unknown key 'workers'"):
+        validate_kuberay(broken)
+
+
+def test_a_yaml_that_is_no_cluster_definition_gets_a_clear_error(tmp_path, capsys):
+    from raysearch.cli.main import main
+
+    (tmp_path / "good.yaml").write_text("a: 1\n")
+    (tmp_path / "exp.yaml").write_text("trainable: m:f\nmetric: a\nmode: max\nspace: {}\n")
+    assert main(["validate-cluster", str(tmp_path / "good.yaml"), str(tmp_path / "exp.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "good.yaml: not a cluster definition: a Ray cluster-launcher YAML has a 'provider'" in err
+    )
+    assert "exp.yaml: not a cluster definition (it reads as an experiment file" in err
+    assert "'provider'\n" not in err
+    with pytest.raises(ClusterConfigError, match="needs a 'provider' section.*\\['a'\\]"):
+        validate_launcher({"a": 1})

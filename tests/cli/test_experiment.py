@@ -42,8 +42,12 @@ def test_valid_file_loads(tmp_path):
         ({"space": {"lr": {"eval": "1+1"}}}, "would evaluate"),
         ({"stop": {"eval": "1"}}, "would evaluate"),
         ({"space": {"seed": 0}}, "no parameter to search"),
+        ({"space": {"y": {"floot": [0, 1]}}}, "bad 'space': parameter 'y': 'floot'.*'float'\\?"),
         ({"trainable": "train"}, "import path"),
         ({"loggers": "csv"}, "'loggers' must be json, all or none"),
+        ({"resources": {"cpu": "lots"}}, "'resources.cpu' must be a number >= 0.*got 'lots'"),
+        ({"resources": {"gpu": -1}}, "'resources.gpu' must be a number >= 0.*got -1"),
+        ({"fail_fast": -1}, "'fail_fast' must be >= 0"),
     ],
 )
 def test_bad_files_get_specific_errors(change, message):
@@ -52,6 +56,11 @@ def test_bad_files_get_specific_errors(change, message):
         del data["metric"]
     with pytest.raises(ExperimentError, match=message):
         parse_experiment(data)
+
+
+def test_fail_fast_defaults_to_3_and_0_turns_it_off():
+    assert parse_experiment(BASE).run_kwargs()["fail_fast"] == 3
+    assert parse_experiment({**BASE, "fail_fast": 0}).run_kwargs()["fail_fast"] == 0
 
 
 def test_missing_required_key():

@@ -28,6 +28,10 @@ def flaky(config: dict[str, Any]) -> dict[str, float]:
     return {"score": math.nan if config["x"] > 0.5 else config["x"]}
 
 
+def always_fails(config: dict[str, Any]) -> dict[str, float]:
+    raise RuntimeError("always fails on purpose")
+
+
 def curve(config: dict[str, Any]) -> None:
     """Reports a learning curve of 4 steps."""
     for step in range(1, 5):

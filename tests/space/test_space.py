@@ -221,11 +221,39 @@ def test_spec_round_trip_and_yaml_forms():
         ({"a": {"repeat": {"w": {"int": [1, 4]}}}}, "needs 'count'"),
         ({"a": {"float": [0, 1], "when": "b"}}, "cannot read the condition"),
         ({"a": {"float": [0, 1], "when": {"b": 1}}}, "not a parameter"),
+        ({"x": {"float": [0, 1]}, "y": {"floot": [0, 1]}}, "'y': 'floot'.*did you mean 'float'"),
+        ({"y": {"Float": [0, 1], "log": True}}, "'y': 'Float'.*did you mean 'float'"),
+        ({"y": {"choise": ["a", "b"]}}, "'y': 'choise'.*did you mean 'choice'"),
+        ({"y": {"unifrom": [0, 1]}}, "did you mean 'uniform'.*constant: \\{unifrom"),
+        ({"y": {"intt": 3, "step": 2}}, "'intt'.*did you mean 'int'"),
+        ({"n": {"net": {"widht": {"int": [1, 4]}, "drop": {"flaot": [0, 1]}}}}, "'drop'.*'float'"),
     ],
 )
 def test_spec_errors(spec, message):
     with pytest.raises(SpaceError, match=message):
         space_from_dict(spec)
+
+
+def test_constant_dicts_are_not_misspelled_specs():
+    """A dict is refused as a misspelled spec only if it reads as one: a single key close to a
+    distribution's name, holding a list or beside a modifier. Written ``{constant: ...}``, or
+    in Python, any dict stays a constant, and survives the round trip through its spec."""
+    space = space_from_dict(
+        {
+            "x": {"float": [0, 1]},
+            "init": {"init": "xavier"},  # close to 'int', but not a list: a constant
+            "r": {"range": [0, 10]},  # a list, but not close to any distribution
+            "bounds": {"min": 0, "max": 5},
+            "f": {"constant": {"floot": [0, 1]}},
+        }
+    )
+    config = space.to_config(space.sample(np.random.default_rng(0)))
+    assert config["init"] == {"init": "xavier"} and config["r"] == {"range": [0, 10]}
+    assert config["bounds"] == {"min": 0, "max": 5} and config["f"] == {"floot": [0, 1]}
+    assert Space.from_dict(space.to_dict()) == space
+    python = Space({"x": Float(0, 1), "betas": {"floats": [0.9, 0.99]}})
+    assert python.to_dict()["betas"] == {"constant": {"floats": [0.9, 0.99]}}
+    assert Space.from_dict(python.to_dict()) == python
 
 
 def test_encoding_round_trip_with_inactive_marker():

@@ -437,12 +437,14 @@ class AutoML:
     def estimate(self, data: Any, time_budget_s: float | None = None) -> pd.DataFrame:
         """How many trials of each family fit in a budget, from measured baselines.
 
-        Each family's cheap default configuration is fitted once on the first validation
-        fold of ``data`` here (no Ray needed); a trial costs that times the number of folds.
-        With ``slots`` trials running at once (Ray's CPUs, or this machine's, divided by the
-        CPUs per trial) and the search's share of the budget, the table gives the trials
-        each family would get alone (``trials_if_alone``), an equal share across the
-        families (``expected_trials``) and, in the last row, the expected total.
+        Each family's starting configurations are fitted (and predict) once on the first
+        validation fold of ``data`` here (no Ray needed); a trial costs their mean times the
+        folds it runs (fewer than all on average: ASHA stops poor ones), plus Tune's overhead. With ``slots`` trials running at once (Ray's
+        CPUs, or this machine's, divided by the CPUs per trial) and the search's share of the
+        budget, the table gives the trials each family would get alone
+        (``trials_if_alone``), an equal number of trials per family (``expected_trials``)
+        and, in the last row, the mean times and the whole search's trials (the sum of the
+        families' expected trials).
         """
         budget = float(time_budget_s or self.time_budget_s)
         start = time.time()
@@ -478,10 +480,14 @@ class AutoML:
         ]
         return np.mean(preds, axis=0)
 
-    def _raw_predict(self, data: Any) -> np.ndarray:
+    def _raw_predict(self, data: Any, *, report: bool = True) -> np.ndarray:
+        """The ensemble's raw predictions; ``report``: warn once per column about values
+        training did not see (:meth:`TablePrep.report_unseen`)."""
         self._check_fitted()
         frame = load_table(data)
         X = frame.drop(columns=[self.label]) if self.label in frame.columns else frame
+        if report:
+            self.prep_.report_unseen(X)
         views = {
             "native": self.prep_.transform_native(X),
             "numeric": self.prep_.transform_numeric(X),
@@ -505,10 +511,14 @@ class AutoML:
 
     def predict(self, data: Any) -> np.ndarray:
         """Predicted labels (classification) or values (regression)."""
-        raw = self._raw_predict(data)
+        return self.labels_from(self._raw_predict(data))
+
+    def labels_from(self, proba: np.ndarray) -> np.ndarray:
+        """The labels :meth:`predict` gives for :meth:`predict_proba`'s output ``proba`` (for
+        both from one pass over the rows); for regression, the values."""
         if self.task_ == "regression":
-            return np.asarray(raw, dtype=float)
-        return self.prep_.decode_label(np.asarray(raw).argmax(axis=1))
+            return np.asarray(proba, dtype=float)
+        return self.prep_.decode_label(np.asarray(proba).argmax(axis=1))
 
     def score(self, data: Any) -> float:
         """The metric on labelled ``data`` (in the metric's own direction)."""
@@ -543,7 +553,7 @@ class AutoML:
             for _ in range(n_repeats):
                 shuffled = frame.copy()
                 shuffled[column] = frame[column].to_numpy()[rng.permutation(len(frame))]
-                losses.append(self.metric_.loss(y, self._raw_predict(shuffled)))
+                losses.append(self.metric_.loss(y, self._raw_predict(shuffled, report=False)))
             out[column] = float(np.mean(losses) - base)
         return pd.Series(out, name="importance").sort_values(ascending=False)
 

@@ -20,7 +20,14 @@ import pandas as pd
 from raysearch.automl.learners import LEARNERS
 from raysearch.automl.metrics import Metric
 
-__all__ = ["ensemble_reserve", "baseline_fold_times", "cpu_slots", "estimate_table"]
+__all__ = [
+    "ensemble_reserve",
+    "baseline_fold_times",
+    "cpu_slots",
+    "estimate_table",
+    "folds_per_trial",
+    "TRIAL_OVERHEAD_S",
+]
 
 
 def ensemble_reserve(
@@ -45,6 +52,11 @@ def ensemble_reserve(
     return 2.5 + 0.06 * time_budget_s + min(20 * 40 * per_call, 0.2 * time_budget_s)
 
 
+#: Tune's own time per trial beyond its folds (scheduling, reporting, the searcher's
+#: suggestion): about 0.06 s measured on a busy 2-core machine
+TRIAL_OVERHEAD_S = 0.06
+
+
 def baseline_fold_times(
     families: list[str],
     views: Mapping[str, pd.DataFrame],
@@ -55,30 +67,36 @@ def baseline_fold_times(
     budget: float,
     seed: int,
 ) -> list[dict[str, Any]]:
-    """Seconds each family's cheap default configuration takes to fit on ``fold``."""
+    """Seconds a trial of each family spends on ``fold``: fitting and predicting, averaged
+    over the family's starting configurations (those the search evaluates first; the cheap
+    default alone is several times faster than the configurations the search goes on to)."""
     train, valid = fold
     rows = []
     for family in families:
         learner = LEARNERS[family]
         view = views[learner.view]
-        timings: list[float] = []
-        # A second fit when the first was quick: the first pays one-off costs (thread
-        # pools, kernels) that the search's trials, in warm workers, do not.
-        while not timings or (len(timings) == 1 and timings[0] < 2.0):
-            tick = time.time()
-            learner.fit(
-                view.iloc[train],
-                y[train],
-                view.iloc[valid],
-                y[valid],
-                learner.portfolio(len(y), task)[0],
-                task,
-                n_classes,
-                time.time() + budget,
-                seed,
-            )
-            timings.append(time.time() - tick)
-        rows.append({"family": family, "baseline_fold_s": min(timings)})
+        per_config = []
+        for config in learner.portfolio(len(y), task):
+            timings: list[float] = []
+            # A second fit when the first was quick: the first pays one-off costs (thread
+            # pools, kernels) that the search's trials, in warm workers, do not.
+            while not timings or (len(timings) == 1 and timings[0] < 2.0):
+                tick = time.time()
+                model = learner.fit(
+                    view.iloc[train],
+                    y[train],
+                    view.iloc[valid],
+                    y[valid],
+                    config,
+                    task,
+                    n_classes,
+                    time.time() + budget,
+                    seed,
+                )
+                learner.predict(model, view.iloc[valid], task, n_classes)
+                timings.append(time.time() - tick)
+            per_config.append(min(timings))
+        rows.append({"family": family, "baseline_fold_s": float(np.mean(per_config))})
     return rows
 
 
@@ -95,6 +113,22 @@ def cpu_slots(resources: Mapping[str, float]) -> int:
     return max(1, int((os.cpu_count() or 1) // cpus_per_trial))
 
 
+def folds_per_trial(n_folds: int, reduction_factor: int = 3) -> float:
+    """The mean folds a trial runs under the search's ASHA over folds (grace period 1, see
+    ``make_scheduler``): every trial runs one fold, a ``1/reduction_factor`` share of them
+    goes on to each next rung. All ``n_folds`` with fewer than 3 folds (no ASHA)."""
+    if n_folds < 3:
+        return float(n_folds)
+    rungs = [1]
+    while rungs[-1] * reduction_factor < n_folds:
+        rungs.append(rungs[-1] * reduction_factor)
+    rungs.append(n_folds)
+    return float(
+        rungs[0]
+        + sum((rungs[k] - rungs[k - 1]) / reduction_factor**k for k in range(1, len(rungs)))
+    )
+
+
 def estimate_table(
     rows: list[dict[str, Any]],
     n_folds: int,
@@ -103,20 +137,34 @@ def estimate_table(
     prepare_s: float,
     slots: int,
 ) -> pd.DataFrame:
-    """``AutoML.estimate``'s table from the baseline fold times of :func:`baseline_fold_times`."""
+    """``AutoML.estimate``'s table from the baseline fold times of :func:`baseline_fold_times`.
+
+    A trial costs its folds (the mean under ASHA, :func:`folds_per_trial`) plus Tune's
+    overhead (``trial_s``). The searcher has no reason
+    to prefer a family before it has scores, so the expected trials are an equal number per
+    family (``expected_trials``): the search's slot-seconds over the mean trial time, shared
+    out. ``trials_if_alone`` is what one family would get with the search to itself. The
+    ``total`` row: the mean fold and trial times, and the whole search's trials (the sum of
+    the families' expected trials, in both columns), so that its trials times its mean trial
+    time is the search's slot-seconds.
+    """
     search_s = max(
         0.0, budget - prepare_s - 3.0 - (2.5 + 0.12 * budget)
     )  # Ray start, Tune's stop, ensemble reserve
     out = pd.DataFrame(rows)
-    out["trial_s"] = out["baseline_fold_s"] * n_folds
-    out["trials_if_alone"] = np.floor(slots * search_s / out["trial_s"]).astype(int)
-    out["expected_trials"] = np.floor(out["trials_if_alone"] / len(out)).astype(int)
+    out["trial_s"] = out["baseline_fold_s"] * folds_per_trial(n_folds) + TRIAL_OVERHEAD_S
+    slot_seconds = slots * search_s
+    out["trials_if_alone"] = np.floor(slot_seconds / out["trial_s"]).astype(int)
+    trials = int(slot_seconds / float(out["trial_s"].mean()))
+    share = np.full(len(out), trials // len(out))
+    share[: trials % len(out)] += 1  # the remainder to the first families
+    out["expected_trials"] = share
     total = {
         "family": "total",
-        "baseline_fold_s": float(out["baseline_fold_s"].sum()),
+        "baseline_fold_s": float(out["baseline_fold_s"].mean()),
         "trial_s": float(out["trial_s"].mean()),
-        "trials_if_alone": int(slots * search_s / float(out["trial_s"].mean())),
-        "expected_trials": int(out["expected_trials"].sum()),
+        "trials_if_alone": trials,
+        "expected_trials": trials,
     }
     out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
     out.attrs.update(

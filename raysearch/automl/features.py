@@ -18,8 +18,10 @@ What :class:`TablePrep` does without being asked:
 * **label**: classes encoded 0..k-1 in sorted order (:attr:`TablePrep.classes_`), regression
   targets as floats;
 * **at predict time**: missing columns are an error naming them; unseen categories map to the
-  missing level (counted in the log); values of the wrong type are coerced where they can be
-  and an error names the column and an example value where they cannot.
+  missing level and dates that do not parse are missing (:meth:`TablePrep.report_unseen`
+  warns once per column with the count; numeric columns keep their values, unseen or not);
+  values of the wrong type are coerced where they can be and an error names the column and
+  an example value where they cannot.
 
 Two outputs serve the model families: :meth:`TablePrep.transform_native` (numbers plus pandas
 ``category`` columns with fixed levels, for LightGBM/XGBoost; coded integers stay numbers) and
@@ -364,18 +366,42 @@ class TablePrep:
         else:
             text = _as_string(col).fillna(MISSING)
         known = set(info.levels)
-        if info.kind in ("categorical", "int_categorical"):
-            unseen = ~text.isin(known) & (text != MISSING)
-            if unseen.any():
-                logger.info(
-                    "column %r: %d value(s) not seen in training, treated as missing",
-                    info.name,
-                    int(unseen.sum()),
+        unseen = ~text.isin(known) & (text != MISSING)
+        # an unseen category is missing; an unseen coded integer keeps its number (the
+        # caller's column beside the one-hot levels) and gets no level; a rare
+        # high-cardinality value is "other"
+        return text.where(~unseen, MISSING if info.kind == "categorical" else OTHER)
+
+    def report_unseen(self, frame: pd.DataFrame) -> list[str]:
+        """Logs one warning per column of ``frame`` (rows to predict) whose values training
+        did not see: categories (treated as missing; for high-cardinality columns as a rare
+        value) and, for date columns, values that do not parse as dates (treated as missing).
+        Numeric columns, small coded integers included, keep their values and are not
+        reported. Returns the warnings."""
+        frame = self._checked(frame)
+        lines = []
+        for info in self.columns_:
+            col = frame[info.name]
+            if info.kind == "datetime":
+                bad = col[_to_datetime(col).isna() & col.notna()]
+                what = "could not be parsed as dates; treated as missing"
+            elif info.kind in ("categorical", "high_cardinality"):
+                known = set(info.levels if info.kind == "categorical" else info.target_means)
+                text = _as_string(col)
+                bad = col[text.notna() & ~text.isin(known)]
+                what = "not seen in training; treated as " + (
+                    "missing" if info.kind == "categorical" else "a rare value"
                 )
-            text = text.where(~unseen, MISSING)
-        else:
-            text = text.where(text.isin(known) | (text == MISSING), OTHER)
-        return text
+            else:
+                continue
+            if len(bad):
+                lines.append(
+                    f"column {info.name!r}: {len(bad)} of {len(col)} rows hold values {what} "
+                    f"(e.g. {bad.iloc[0]!r})"
+                )
+        for line in lines:
+            logger.warning("%s", line)
+        return lines
 
     def _date_parts(self, info: ColumnInfo, col: pd.Series) -> dict[str, np.ndarray]:
         stamps = _to_datetime(col)

@@ -75,9 +75,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
             "regression model (its predictions are the values)"
         )
     frame = load_table(args.data)
-    out = pd.DataFrame({model.label: model.predict(frame)}, index=frame.index)
-    if args.proba:
+    if args.proba:  # one pass: values unseen in training are reported once, not twice
         proba = model.predict_proba(frame)
+        labels = model.labels_from(proba)
+    else:
+        labels = model.predict(frame)
+    out = pd.DataFrame({model.label: labels}, index=frame.index)
+    if args.proba:
         for j, cls in enumerate(model.classes_ or []):
             out[f"proba_{cls}"] = proba[:, j]
     if args.out:

@@ -1,7 +1,8 @@
 """The Ray cluster a run uses: joining it, and what its nodes can hold.
 
 * :func:`init_ray` joins the cluster in ``RAY_ADDRESS`` (``ray job submit``) or starts local
-  Ray;
+  Ray, whose processes all end with this one, even on ``kill -9``
+  (:mod:`raysearch.tune.reaper`);
 * :func:`check_resources` refuses per-trial requests no node can ever satisfy (more GPUs
   than any node has, zero CPUs), counting the nodes an autoscaler may add, instead of
   leaving trials pending forever;
@@ -15,6 +16,8 @@ import logging
 import math
 import os
 from collections.abc import Mapping
+
+from raysearch.tune.reaper import watch_local_ray
 
 __all__ = [
     "ResourceError",
@@ -69,6 +72,8 @@ def init_ray(
             ray.init(address=address, **level)
         else:
             ray.init(include_dashboard=False, num_cpus=num_cpus, num_gpus=num_gpus, **level)
+            # its agents go with this process, even when it is killed (see tune/reaper.py)
+            watch_local_ray(ray.get_runtime_context().get_node_id())
     finally:
         token_logger.setLevel(previous)
 

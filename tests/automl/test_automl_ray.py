@@ -122,9 +122,12 @@ def test_estimate_reports_trials_per_family(cancer):
     assert (table["trial_s"] > 0).all() and (table["trials_if_alone"] >= 0).all()
     per_family = table.iloc[:2]
     total = table.iloc[2]
-    # the issue's rule: total trials = budget share / average trial time, per slot
+    # the issue's rule: total trials = budget share / average trial time, per slot; the
+    # total is the sum of the families' (an equal number each)
     slots, search_s = table.attrs["slots"], table.attrs["search_s"]
-    assert total["trials_if_alone"] == int(slots * search_s / per_family["trial_s"].mean())
+    assert total["expected_trials"] == int(slots * search_s / per_family["trial_s"].mean())
+    assert total["expected_trials"] == per_family["expected_trials"].sum()
+    assert total["trial_s"] == pytest.approx(per_family["trial_s"].mean())
     cheaper = per_family.sort_values("trial_s").iloc[0]
     assert cheaper["trials_if_alone"] >= per_family["trials_if_alone"].min()
 

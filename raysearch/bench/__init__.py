@@ -20,4 +20,5 @@ BENCHMARKS: dict[str, str] = {
     "pbt": "raysearch.bench.pbt:main",
     "tabular": "raysearch.bench.tabular:main",
     "trainables": "raysearch.bench.trainables:main",
+    "nas": "raysearch.bench.nas:main",
 }

@@ -181,6 +181,8 @@ SEARCHERS.register("sobol", "raysearch.searchers.random:RandomSearch", sampler="
 SEARCHERS.register("grid", "raysearch.searchers.grid:GridSearch")
 SEARCHERS.register("tpe", "raysearch.searchers.tpe:TPESearch")
 SEARCHERS.register("gp", "raysearch.searchers.gp:GPSearch")
+SEARCHERS.register("evolution", "raysearch.nas.evolution:EvolutionSearch")
+SEARCHERS.register("controller", "raysearch.nas.controller:ControllerSearch")
 
 SCHEDULERS = Registry("scheduler")
 SCHEDULERS.register("fifo", "raysearch.core.scheduler:FIFOScheduler")

@@ -1,0 +1,56 @@
+"""Neural architecture search: architecture spaces, a model builder, NAS searchers.
+
+Ray-free and torch-free at import (torch is imported when a network is built). The Ray
+Tune plugins are in :mod:`raysearch.tune.nas`.
+
+* spaces (:mod:`.spaces`): :func:`nb201_cell`, :func:`macro_chain`, :func:`mlp_space`:
+  ordinary :class:`raysearch.space.Space` objects whose configs are JSON architectures;
+* networks (:mod:`.builder`, :mod:`.ops`): :func:`build`, :func:`cost`, :func:`register_op`;
+* searchers: :class:`EvolutionSearch` (regularized evolution, single- or multi-objective
+  with constraints, :mod:`.evolution`), :class:`ControllerSearch` (REINFORCE,
+  :mod:`.controller`); Pareto tools in :mod:`.pareto`;
+* training (:mod:`.trainable`, :mod:`.datasets`): :class:`NASTask`, :class:`NASTrainer`,
+  :func:`train_arch` (the Tune trainable is :func:`raysearch.tune.nas.nas_trainable`).
+"""
+
+from __future__ import annotations
+
+from raysearch.nas.builder import ArchitectureError, build, check_arch, cost
+from raysearch.nas.controller import ControllerSearch
+from raysearch.nas.evolution import EvolutionSearch
+from raysearch.nas.objectives import MetricsError
+from raysearch.nas.ops import UnknownOpError, register_op, registered_ops
+from raysearch.nas.pareto import hypervolume, plot_pareto
+from raysearch.nas.spaces import (
+    macro_chain,
+    mlp_space,
+    nb201_arch_str,
+    nb201_cell,
+    nb201_from_arch_str,
+    nb201_index,
+)
+from raysearch.nas.trainable import NASTask, NASTrainer, train_arch
+
+__all__ = [
+    "ArchitectureError",
+    "ControllerSearch",
+    "EvolutionSearch",
+    "MetricsError",
+    "NASTask",
+    "NASTrainer",
+    "UnknownOpError",
+    "build",
+    "check_arch",
+    "cost",
+    "hypervolume",
+    "macro_chain",
+    "mlp_space",
+    "nb201_arch_str",
+    "nb201_cell",
+    "nb201_from_arch_str",
+    "nb201_index",
+    "plot_pareto",
+    "register_op",
+    "registered_ops",
+    "train_arch",
+]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from raysearch.tune.asha import ASHAScheduler, HyperbandScheduler
 from raysearch.tune.gp import GPSearch
+from raysearch.tune.nas import ControllerSearch, EvolutionSearch, nas_trainable
 from raysearch.tune.pbt import PB2Scheduler, PBTScheduler
 from raysearch.tune.plugins import (
     FIFOScheduler,
@@ -29,6 +30,9 @@ from raysearch.tune.space import from_tune, to_tune
 from raysearch.tune.tpe import TPESearch
 
 __all__ = [
+    "ControllerSearch",
+    "EvolutionSearch",
+    "nas_trainable",
     "ASHAScheduler",
     "FIFOScheduler",
     "GPSearch",

@@ -36,6 +36,8 @@ PLUGINS: dict[str, tuple[str, tuple[str, ...]]] = {
     "grid": ("raysearch.tune:GridSearch", SEARCHER),
     "tpe": ("raysearch.tune:TPESearch", SEARCHER),
     "gp": ("raysearch.tune:GPSearch", SEARCHER),
+    "evolution": ("raysearch.tune.nas:EvolutionSearch", SEARCHER),
+    "controller": ("raysearch.tune.nas:ControllerSearch", SEARCHER),
     "fifo": ("raysearch.tune:FIFOScheduler", ("metric", "mode")),
     "asha": ("raysearch.tune:ASHAScheduler", SCHEDULER),
     "hyperband": ("raysearch.tune:HyperbandScheduler", SCHEDULER),

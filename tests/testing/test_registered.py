@@ -45,6 +45,13 @@ SEARCHER_ROWS: dict[str, list[dict[str, Any]]] = {
             "spaces": ("mixed", "conditional"),
         },
     ],
+    # NAS searchers run on ordinary spaces: the same suite, small populations
+    "evolution": [
+        {"kwargs": {"population_size": 6, "n_init": 4, "init_searcher": None}},
+        {"kwargs": {"population_size": 6, "n_init": 4}},
+        {"kwargs": {"population_size": 6, "sample_size": 3, "init_searcher": "sobol"}},
+    ],
+    "controller": [{}],
 }
 SCHEDULER_ROWS: dict[str, list[dict[str, Any]]] = {
     "fifo": [{}],

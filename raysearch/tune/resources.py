@@ -66,6 +66,10 @@ def init_ray(
     previous = token_logger.level
     if quiet:
         token_logger.setLevel(logging.ERROR)
+        # a failed trial's error is kept in its error.txt and summarised by raysearch; Ray's
+        # "Unhandled error" dump of the same traceback (printed when the failed task's result
+        # is garbage-collected, so only in some runs) is noise under --quiet
+        os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
     try:
         if address:
             logger.info("joining the Ray cluster at %s", address)

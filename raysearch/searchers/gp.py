@@ -76,7 +76,6 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import replace
 from typing import Any
@@ -89,7 +88,13 @@ from raysearch.core.types import FINISHED, Trial, TrialStatus
 from raysearch.searchers.startup import SobolSequence, unseen
 from raysearch.space.space import Flat
 from raysearch.surrogates.acquisition import Domain, Problem, maximise, trust_region
-from raysearch.surrogates.gp import WARPS, GaussianProcess, fit_theta, warp_outputs
+from raysearch.surrogates.gp import (
+    WARPS,
+    GaussianProcess,
+    fit_theta,
+    single_threaded_blas,
+    warp_outputs,
+)
 
 __all__ = ["GPSearch", "select_training"]
 
@@ -97,24 +102,6 @@ logger = logging.getLogger(__name__)
 
 _TR_MIN, _TR_MAX, _TR_INIT = 2.0**-7, 1.6, 0.8
 _TR_SUCCESS = 3
-
-
-_CONTROLLER: Any = None
-
-
-def _single_threaded_blas() -> Any:
-    """A context limiting BLAS to one thread: the GP's matrices are small, and multithreaded
-    BLAS on them was 5x slower on a loaded 2-core machine (13.4 s against 2.7 s for 30
-    Branin suggestions). A no-op without ``threadpoolctl``."""
-    global _CONTROLLER
-    try:
-        if _CONTROLLER is None:
-            from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
-
-            _CONTROLLER = ThreadpoolController()
-        return _CONTROLLER.limit(limits=1, user_api="blas")
-    except Exception:
-        return contextlib.nullcontext()
 
 
 def select_training(values: np.ndarray, cap: int, best_fraction: float = 0.3) -> np.ndarray:
@@ -263,7 +250,7 @@ class GPSearch(Searcher):
         if len(self.trials) < self.n_init or len(finished) < 2:
             return self._sobol.next_new(self.space, self.rng, self._is_new)
         try:
-            with _single_threaded_blas():
+            with single_threaded_blas():
                 return self._model_suggest(trial_id)
         except (linalg.LinAlgError, ValueError, FloatingPointError) as err:
             logger.warning("GP suggestion failed (%s); falling back to a random point", err)

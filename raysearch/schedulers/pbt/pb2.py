@@ -33,9 +33,8 @@ are resampled with ``resample_probability``. Pure numpy/scipy.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -49,22 +48,10 @@ from raysearch.schedulers.pbt.population import Member
 from raysearch.schedulers.pbt.scheduler import PBTScheduler
 from raysearch.space import Categorical, Space, SpaceError
 from raysearch.space.space import Flat
+from raysearch.surrogates.gp import single_threaded_blas
 from raysearch.surrogates.tvgp import THETA0, TimeVaryingGP
 
 __all__ = ["GPBandit", "PB2Scheduler"]
-
-
-@contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Small matrices: multi-threaded BLAS only adds contention (a 170x170 Cholesky took
-    65 ms with 2 OpenBLAS threads on a busy 2-core machine, 0.2 ms with one)."""
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-    except ImportError:  # scikit-learn brings it; without it, run as is
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 @dataclass
@@ -221,7 +208,7 @@ class GPBandit(Explore):
         if float(np.std(y)) < 1e-12:
             params, ops = self.perturb.apply(self.space, donor.params, rng)
             return params, {"explore": "perturb (flat pb2 data)", "ops": ops}
-        with _one_blas_thread():
+        with single_threaded_blas():
             u, info = self._select(data, donor, rng)
         new = dict(donor.params)
         # Unordered choices (not modelled) follow the donor or are resampled.

@@ -5,7 +5,8 @@
   saves the experiment and returns as if it had finished);
 * :class:`Interrupted`: what :func:`raysearch.run` raises then, with the ``resume=True`` hint
   in place of Tune's ``Tuner.restore`` one;
-* :func:`reraise_clearly`: Tune's errors that have a clearer raysearch message.
+* :func:`reraise_clearly`: Tune's errors that have a clearer raysearch message;
+* :class:`SilentTrialProgress`: Tune's per-trial console lines, switched off.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import re
 from pathlib import PurePosixPath
 from types import TracebackType
 
-__all__ = ["Interrupted", "TuneLogs", "reraise_clearly"]
+from ray.tune.progress_reporter import TrialProgressCallback
+
+__all__ = ["Interrupted", "TuneLogs", "reraise_clearly", "SilentTrialProgress"]
 
 #: Tune's logger that says the experiment was interrupted and lists unfinished trials
 _RUN_LOGGER = "ray.tune.tune"
@@ -133,3 +136,12 @@ def reraise_clearly(err: Exception, metric: str) -> None:
             f"the trainable never reported the metric {metric!r}; report it with "
             f"tune.report({{{metric!r}: value}}) or return {{{metric!r}: value}}.{reported}"
         ) from None
+
+
+class SilentTrialProgress(TrialProgressCallback):
+    """Tune's per-trial console lines ("Trial X completed. Last result: ..."), which it
+    prints whatever the verbosity, switched off: given one, Tune does not add its own.
+    raysearch's progress line and summary say what they said."""
+
+    def _print(self, msg: str) -> None:
+        return None

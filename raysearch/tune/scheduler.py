@@ -24,6 +24,7 @@ refuses an exploiting core.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -37,7 +38,13 @@ from raysearch.core.types import Decision, Exploit
 from raysearch.core.values import finite_float
 from raysearch.tune.searcher import TuneSearcher, sign_for_mode
 
-__all__ = ["TUNE_DECISIONS", "TuneScheduler", "SchedulerStateCallback", "find_tune_searcher"]
+__all__ = [
+    "TUNE_DECISIONS",
+    "TuneScheduler",
+    "SchedulerStateCallback",
+    "find_tune_searcher",
+    "request_snapshot",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +83,8 @@ class TuneScheduler(TrialScheduler):
 
     #: whether this adapter carries out :class:`~raysearch.core.types.Exploit` decisions
     carries_out_exploits: ClassVar[bool] = False
+    #: at most one experiment snapshot for ended trials per this many seconds
+    SNAPSHOT_GAP_S: ClassVar[float] = 0.5
 
     def __init__(
         self,
@@ -157,6 +166,7 @@ class TuneScheduler(TrialScheduler):
         return step
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
+        self._snapshot_ends(tune_controller)
         step = self._step(trial, result)
         decision = self.core.on_result(trial.trial_id, float(step), self._loss(result))
         if isinstance(decision, Exploit):
@@ -197,14 +207,28 @@ class TuneScheduler(TrialScheduler):
         self, tune_controller: Any, trial: Trial, result: dict[str, Any]
     ) -> None:
         self.core.on_complete(trial.trial_id, self._loss(result) if result else None)
+        self._ended_unsaved = True
+        self._snapshot_ends(tune_controller)
 
     def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
         self.core.on_error(trial.trial_id)
+        self._ended_unsaved = True
+        self._snapshot_ends(tune_controller)
+
+    def _snapshot_ends(self, tune_controller: Any) -> None:
+        """Has Tune snapshot the experiment soon after a trial ended (see
+        :func:`request_snapshot`), at most once every :attr:`SNAPSHOT_GAP_S` seconds: the
+        hooks Tune calls often (results, choosing a trial) retry a deferred one."""
+        if getattr(self, "_ended_unsaved", False) and request_snapshot(
+            tune_controller, self.SNAPSHOT_GAP_S
+        ):
+            self._ended_unsaved = False
 
     def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
         self.core.on_remove(trial.trial_id)
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
+        self._snapshot_ends(tune_controller)
         trials = tune_controller.get_trials()
         pending = [t for t in trials if t.status == Trial.PENDING]
         paused = [t for t in trials if t.status == Trial.PAUSED]
@@ -217,6 +241,31 @@ class TuneScheduler(TrialScheduler):
 
     def debug_string(self) -> str:
         return f"Using raysearch {self.core!r}."
+
+
+def request_snapshot(tune_controller: Any, min_gap_s: float = 0.0) -> bool:
+    """Asks Tune to write the experiment snapshot at the end of this step, unless it wrote
+    one less than ``min_gap_s`` seconds ago; True if it asked (or there is nothing to ask).
+
+    Tune snapshots trials, searcher and callbacks every ``TUNE_GLOBAL_CHECKPOINT_S``
+    seconds; a trial that ended after the last snapshot was rerun by a resume after a
+    crash (kill -9 of the driver). Tune marks the trial TERMINATED (or ERROR) right after
+    this hook, in the same step, so the forced snapshot at the end of the step records it
+    as ended: only a crash within that step (milliseconds) can still rerun it. Ray 2.60
+    has no public call for this; the flag is what Tune sets itself after every
+    ``sync_every_n_trial_checkpoints`` trial checkpoints. The gap bounds the cost when
+    trials end many times a second (a snapshot of 300 trials takes ~0.1 s here).
+    """
+    # Tune hands schedulers a TrialRunnerWrapper that warns on every other attribute
+    controller = vars(tune_controller).get("_tune_controller", tune_controller)
+    manager = getattr(controller, "_checkpoint_manager", None)
+    if manager is None or not hasattr(manager, "_should_force_sync_up"):
+        return True  # not Tune's controller (nothing to ask)
+    last = getattr(manager, "_last_save_time", None)
+    if isinstance(last, float) and time.monotonic() - last < min_gap_s:
+        return False
+    manager._should_force_sync_up = True
+    return True
 
 
 class SchedulerStateCallback(Callback):

@@ -234,11 +234,17 @@ class TuneSearcher(_RaySearcher):
         if loss is None:
             metric = self._metric or DEFAULT_METRIC
             if metric not in result:
-                logger.warning(
-                    "trial %s finished without reporting %r (it reported %s); recorded as failed",
+                # once per experiment: the run's summary counts the trials without a value
+                first = not getattr(self, "_warned_unreported", False)
+                self._warned_unreported = True
+                logger.log(
+                    logging.WARNING if first else logging.DEBUG,
+                    "trial %s finished without reporting %r (it reported %s); recorded as "
+                    "failed%s",
                     trial_id,
                     metric,
                     sorted(k for k in result if not k.startswith("config/"))[:20],
+                    "; other trials like it are counted in the summary" if first else "",
                 )
             self.core.tell(trial_id, None, status=TrialStatus.FAILED)
             return

@@ -102,8 +102,9 @@ def test_failing_trainables_are_reported_truthfully(tmp_path):
         "import math\n"
         "def nan(config):\n    return {'loss': math.nan}\n"
         "def boom(config):\n    raise RuntimeError('boom on purpose')\n"
+        "def silent(config):\n    return None\n"
     )
-    for name in ("nan", "boom"):
+    for name in ("nan", "boom", "silent"):
         (tmp_path / f"{name}.yaml").write_text(
             f"name: {name}\ntrainable: bad:{name}\nmetric: loss\nmode: min\n"
             "space: {x: {float: [0, 4]}}\nnum_samples: 10\nstorage_path: out\nseed: 1\n"
@@ -130,6 +131,12 @@ def test_failing_trainables_are_reported_truthfully(tmp_path):
     board = raysearch_cli("leaderboard", "out/boom", cwd=tmp_path)
     assert board.returncode == 0 and "0 failed" not in board.stdout
     assert int(board.stdout.split("\n\n")[-1].split(" trials")[0]) < 10
+    # reports nothing: one warning, not one per trial (nor Tune's "Trial X completed" lines)
+    out = raysearch_cli("run", "silent.yaml", "--quiet", cwd=tmp_path)
+    assert out.returncode == 1
+    both = out.stdout + out.stderr
+    assert both.count("finished without reporting 'loss' (it reported") == 1, both[-3000:]
+    assert "10 without a value of loss" in out.stdout and " completed. Last result" not in both
 
 
 def _trial_ids(log: Path) -> list[str]:

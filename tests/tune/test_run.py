@@ -212,7 +212,7 @@ from ray import tune
 from tests.helpers import trainables
 raysearch.run(trainables.sleepy, {{"x": tune.uniform(0, 1)}}, metric="score", mode="min",
               num_samples=24, seed=0, storage_path={storage!r}, name="exp",
-              scheduler=trainables.StepLogScheduler(), checkpoint_every_s=0.2, verbose=0)
+              scheduler=trainables.StepLogScheduler(), checkpoint_every_s=600, verbose=0)
 """
 
 
@@ -284,8 +284,12 @@ def test_interrupted_run_resumes_without_losing_completed_trials(ray_local, tmp_
             time.sleep(0.1)
         else:
             pytest.fail("the experiment did not get going")
-        time.sleep(1.0)  # at least one snapshot after these trials (every 0.2 s)
+        # No timed snapshot happens in this run (every 600 s): the trials that ended in the
+        # last moments before the crash are in the snapshot only because trial ends write
+        # one (at most every SNAPSHOT_GAP_S = 0.5 s); they used to be rerun by the resume.
+        time.sleep(1.5)
     finally:
+        killed_at = time.time()
         os.killpg(proc.pid, signal.SIGKILL)  # driver and its local Ray: a hard crash
         proc.wait()
     directory = storage / "exp"
@@ -296,6 +300,15 @@ def test_interrupted_run_resumes_without_losing_completed_trials(ray_local, tmp_
         if trial.get("status") == "TERMINATED":
             done_before[trial["trial_id"]] = trial
     assert 8 <= len(done_before) < 24, f"{len(done_before)} trials were done at the kill"
+    ended_well_before = {
+        r["trial_id"]
+        for r in map(json.loads, (directory / TRIAL_LOG).open())
+        if r["time"] < killed_at - 0.8
+    }
+    assert ended_well_before <= set(done_before), (
+        "a trial that had finished before the crash is not finished in the snapshot "
+        f"(it would be rerun): {sorted(ended_well_before - set(done_before))}"
+    )
 
     result = raysearch.run(
         trainables.sleepy,
@@ -319,6 +332,7 @@ def test_interrupted_run_resumes_without_losing_completed_trials(ray_local, tmp_
     # ones finished before the crash included (the resumed run used to replace the log)
     logged = [json.loads(line)["trial_id"] for line in (directory / TRIAL_LOG).open()]
     assert set(done_before) <= set(logged), "a trial completed before the crash left the log"
+    assert len(logged) == len(set(logged)) == 24, "a trial ran twice (finished, then rerun)"
     assert len(read_trial_log(directory)) == 24 and set(logged) == set(board["trial_id"])
     # The scheduler state travelled with the experiment: it knows the trials that were
     # finished before the crash (they were not re-run, so only the restored state has them).

@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[1] / "raysearch"
 CORE = ("space", "core", "searchers", "schedulers", "surrogates", "nas")
 #: the packages that may import Ray (most of them lazily, inside functions)
 RAY_PACKAGES = ("tune", "trainables", "automl", "cli", "bench")
+#: products that read files from disk and never import Ray, not even through raysearch.tune
+#: (``report``: matplotlib, imported inside its functions, draws the plots)
+RAY_FREE = ("report",)
 MAX_FILE_LINES = 600
 MAX_FUNCTION_LINES = 80
 #: "module" or "module:function" -> why it is longer than the limit
@@ -116,6 +119,20 @@ def test_only_the_named_packages_import_ray() -> None:
         and any(t.split(".")[0] == "ray" for t, _, _ in _imports(m, top_level_only=True))
     )
     assert not eager, f"only raysearch.tune may import Ray at module level: {eager}"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if _package(m) in RAY_FREE))
+def test_ray_free_products_never_reach_ray(module: str) -> None:
+    for target, _, line in _imports(module, top_level_only=False):
+        root = target.split(".")
+        assert root[0] != "ray", f"{module}:{line} imports {target}"
+        assert root[:2] not in (["raysearch", "tune"], ["raysearch", "trainables"]), (
+            f"{module}:{line} imports {target}, which imports Ray"
+        )
+    for target, _, line in _imports(module, top_level_only=True):
+        assert target.split(".")[0] != "matplotlib", (
+            f"{module}:{line} imports matplotlib at module level (import it where it draws)"
+        )
 
 
 def test_no_import_cycles() -> None:

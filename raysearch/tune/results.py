@@ -8,8 +8,10 @@ one row per trial, best first; :func:`run_result` assembles the whole :class:`Ru
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raysearch.core.values import flatten
@@ -53,6 +55,15 @@ class RunResult:
     @property
     def num_errors(self) -> int:
         return int((self.leaderboard["status"] == "ERROR").sum()) if len(self.leaderboard) else 0
+
+    def report(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Path:
+        """Writes the experiment's report page (one self-contained HTML file, see
+        :mod:`raysearch.report`) to ``path`` (default ``report.html`` in the experiment
+        directory); ``kwargs`` go to :func:`raysearch.report.write_report`. Returns its path."""
+        from raysearch.report import write_report
+
+        kwargs = {"metric": self.metric, "mode": self.mode, **kwargs}
+        return write_report(self.experiment_path, path, **kwargs)
 
 
 def records_from_grid(grid: ResultGrid) -> list[dict[str, Any]]:

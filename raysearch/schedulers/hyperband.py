@@ -1,11 +1,25 @@
 """Synchronous Hyperband (Li et al. 2018) with pause/resume from checkpoints.
 
-Brackets ``s = s_max, s_max - 1, ..., 0`` (then again) with
+Brackets ``s = 0, 1, ..., s_max`` (then again) with
 ``s_max = floor(log_rf(max_t / grace_period))``: bracket ``s`` takes
 ``n = ceil((s_max + 1) / (s + 1) * rf**s)`` trials, runs them to ``max_t / rf**s`` and then
 does successive halving: once every member has reached the rung (or crashed), the best
 ``floor(n_k / rf)`` (at least one) are resumed from their checkpoints, the others stopped.
 Trials join the bracket that is filling when they are added; there is no randomness.
+
+The most conservative bracket (``s = 0``: a few trials trained to ``max_t``) fills first,
+as in Ray's ``HyperBandScheduler``; the most aggressive one (``s_max``, the largest) last.
+An experiment that stops before a Hyperband iteration ends (e.g. 64 trials, while one
+iteration at ``max_t=27, rf=3`` takes 49) then has sampled every bracket and leaves the
+truncated remainder in the conservative brackets, instead of spending it all on trials
+stopped after one step. Measured on ``python -m raysearch.bench multifidelity`` (recorded
+curves, 4 workers, regret area over FIFO + random's compute of 64 full trainings): the
+aggressive-first order trailed Ray's Hyperband on diamonds (0.0071 against 0.0053, 64
+trials, seeds 0-4); this order is below Ray's on all four tasks over seeds 0-19, both at 64
+trials and at equal compute (see the README's multifidelity section). Interleaving the
+brackets in proportion to their sizes was measured too and was not: it delays every
+bracket's first rung to the end of the iteration (seeds 5-14: above Ray's on all three
+default tasks).
 
 No stalls (ray-project/ray#6780, #37605): members that crash, report NaN or are removed
 drop out of the rung instead of being waited for; and when no new trial is pending and
@@ -75,7 +89,7 @@ class HyperbandScheduler(Scheduler):
 
     # ---------------------------------------------------------------- brackets
     def _new_bracket(self) -> dict[str, Any]:
-        s = self.s_max - len(self._brackets) % (self.s_max + 1)
+        s = len(self._brackets) % (self.s_max + 1)  # conservative first (module docstring)
         rf = self.reduction_factor
         n = int(math.ceil((self.s_max + 1) / (s + 1) * rf**s - EPS))
         r0 = self.max_t / rf**s

@@ -28,7 +28,19 @@ Each suggestion:
    the posterior mean, provided it is not (within 1e-3 lengthscales) a point already
    observed or in flight. Near an optimum, refinement is a chain of steps that each need
    the previous result; with 4 workers and only LogEI, each link waits for 3 other trials,
-   and this is where most of the parallel loss came from (Branin). The other suggestions
+   and this is where most of the parallel loss came from (Branin). No exploitation slot
+   while the fitted noise variance is 1% of the signal variance or more
+   (:data:`EXPLOIT_MAX_NOISE`): refining the posterior mean's minimum pays on a
+   deterministic loss, but on a noisy plateau it re-samples the neighbours of lucky draws.
+   Measured on the HPOBench MLP table of vehicle with each evaluation one of its 5 seeds
+   (5 ordinal parameters, a flat noisy top; 50 trials, 4 pending, seeds 0-4, regret of
+   the true mean of the best observed configuration): 0.0113 with the slots always on,
+   0.0119 random search, 0.0049 with ``exploit_share=0``, 0.0080 with this rule (the
+   fitted ratio passes 1% there after about 35 observations). It stays below 0.4% on the
+   noise-free tables and below 1e-4 on most synthetic functions, whose suggestions are
+   unchanged; Ackley5 and Levy10 (rugged) are fitted as noisy and lose the slots (seeds
+   0-4, 50 trials, 4 pending, mean log10 regret 0.91 against 0.99 and 1.28 against 1.26).
+   The other suggestions
    use the kriging believer: trials still running are added to the GP with their
    posterior mean as a fantasy value, the posterior variance collapses there, LogEI drops,
    and concurrent workers spread out instead of piling onto one point. A sequential run
@@ -77,6 +89,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -88,6 +101,7 @@ from raysearch.core.types import FINISHED, Trial, TrialStatus
 from raysearch.searchers.startup import SobolSequence, unseen
 from raysearch.space.space import Flat
 from raysearch.surrogates.acquisition import Domain, Problem, maximise, trust_region
+from raysearch.surrogates.fidelity import AtFidelity, curve_rows
 from raysearch.surrogates.gp import (
     WARPS,
     GaussianProcess,
@@ -96,11 +110,14 @@ from raysearch.surrogates.gp import (
     warp_outputs,
 )
 
-__all__ = ["GPSearch", "select_training"]
+__all__ = ["GPSearch", "select_training", "EXPLOIT_MAX_NOISE"]
 
 logger = logging.getLogger(__name__)
 
 _TR_MIN, _TR_MAX, _TR_INIT = 2.0**-7, 1.6, 0.8
+#: exploitation slots only while the GP's noise variance is below this share of its signal
+#: variance (module docstring, step 5)
+EXPLOIT_MAX_NOISE = 1e-2
 _TR_SUCCESS = 3
 
 
@@ -147,6 +164,13 @@ class GPSearch(Searcher):
             minimisers (see the module docstring); 0 gives pure kriging believer.
             Measured with 4 pending, 50 trials, seeds 0-9 (with an unclipped warp): mean
             log10 regret -1.41 with 0.5, -1.41 with 0.75, -1.30 with 0.
+        fidelity: model every intermediate result with the fidelity as a GP input
+            (:mod:`raysearch.surrogates.fidelity`: each trial's loss at every rung of a
+            geometric ladder of its reported steps, ``z`` the log-step scaled to [0, 1];
+            the acquisition looks at ``z = 1``, the top step). For early-stopping
+            schedulers (ASHA, Hyperband): trials stopped at low rungs still inform the
+            model. Pending trials are kriging believers at ``z = 1``; no exploitation
+            share and no trust region in this mode.
     """
 
     parallel_aware = True
@@ -164,6 +188,7 @@ class GPSearch(Searcher):
         tr_dims: int | None = 20,
         output_warp: str = "yeo-johnson",
         exploit_share: float = 0.5,
+        fidelity: bool = False,
         **kwargs: Any,
     ) -> None:
         if n_init is not None and (int(n_init) != n_init or n_init < 0):
@@ -186,6 +211,7 @@ class GPSearch(Searcher):
             raise ValueError(f"exploit_share must be in [0, 1], got {exploit_share!r}")
         self.output_warp = output_warp
         self.exploit_share = float(exploit_share)
+        self.fidelity = bool(fidelity)
         self.n_init_arg = None if n_init is None else int(n_init)
         self.n_candidates = int(n_candidates)
         self.n_restarts = int(n_restarts)
@@ -215,6 +241,7 @@ class GPSearch(Searcher):
             "tr_dims": self.tr_dims,
             "output_warp": self.output_warp,
             "exploit_share": self.exploit_share,
+            "fidelity": self.fidelity,
         }
 
     # ------------------------------------------------------------------ set-up
@@ -251,6 +278,8 @@ class GPSearch(Searcher):
             return self._sobol.next_new(self.space, self.rng, self._is_new)
         try:
             with single_threaded_blas():
+                if self.fidelity:
+                    return self._fidelity_suggest()
                 return self._model_suggest(trial_id)
         except (linalg.LinAlgError, ValueError, FloatingPointError) as err:
             logger.warning("GP suggestion failed (%s); falling back to a random point", err)
@@ -311,13 +340,42 @@ class GPSearch(Searcher):
         if pending:
             Xp = self._domain.features(np.array([self._encode(t) for t in pending]))
             n_exploit = sum(t.trial_id in self._exploit for t in pending)
-            if n_exploit + 1 <= self.exploit_share * (len(pending) + 1):
+            noisy = math.exp(gp.theta[-1] - gp.theta[-2]) >= EXPLOIT_MAX_NOISE
+            if n_exploit + 1 <= self.exploit_share * (len(pending) + 1) and not noisy:
                 flat = self._exploit_suggest(problem, np.vstack([X, Xp]))
                 if flat is not None:
                     self._exploit.add(trial_id)
                     return flat
             believed = gp.predict(Xp).mean  # kriging believer: pending = posterior mean,
             gp = gp.condition(Xp, believed)  # as exact data, and part of the incumbent too
+            problem = replace(problem, gp=gp, best=min(problem.best, float(believed.min())))
+        return self._maximise(problem)
+
+    def _fidelity_suggest(self) -> Suggestion:
+        """LogEI at the top fidelity of a GP over configuration and fidelity
+        (``fidelity=True``; see :mod:`raysearch.surrogates.fidelity`)."""
+        rows, z, values = curve_rows(self.trials.values())
+        failed = [t for t in self.trials.values() if t.status is TrialStatus.FAILED]
+        if failed and len(values):  # crashing regions: the worst loss, at the top
+            rows += failed
+            z = np.concatenate([z, np.ones(len(failed))])
+            values = np.concatenate([values, np.full(len(failed), values.max())])
+        keep = select_training(values, self.max_train)
+        rows, z, values = [rows[i] for i in keep], z[keep], values[keep]
+        self.last_train_size = len(rows)
+        X = self._domain.features(np.array([self._encode(t) for t in rows]))
+        y = warp_outputs(values, self.output_warp)
+        gp: AtFidelity = AtFidelity(self._fit(np.hstack([X, z[:, None]]), y))
+        seen = list({t.trial_id: t for t in rows if t.status is not TrialStatus.PENDING}.values())
+        seen = seen or list({t.trial_id: t for t in rows}.values())
+        mean = gp.predict(self._domain.features(np.array([self._encode(t) for t in seen]))).mean
+        incumbent = seen[int(np.argmin(mean))]
+        problem = Problem(gp, float(mean.min()), [t.params for t in seen], mean, incumbent.params)
+        pending = [t for t in self.trials.values() if t.status is TrialStatus.PENDING]
+        if pending:
+            Xp = self._domain.features(np.array([self._encode(t) for t in pending]))
+            believed = gp.predict(Xp).mean
+            gp = gp.condition(Xp, believed)
             problem = replace(problem, gp=gp, best=min(problem.best, float(believed.min())))
         return self._maximise(problem)
 

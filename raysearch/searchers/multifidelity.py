@@ -13,6 +13,10 @@ instead of after many full trainings.
 The inner searcher's own state (its rng, hyperparameters) is saved inside this one's, so
 the pair round-trips through JSON like every searcher. Hooks that the inner searcher
 updates in ``_on_tell`` (e.g. a GP's trust region) are not driven by the view.
+
+An inner searcher that models the fidelity itself (``GPSearch(fidelity=True)``, see
+:mod:`raysearch.surrogates.fidelity`; the ``"gp"`` model of the presets) sees every trial
+with all its intermediate results instead of one rung's view, so every rung's data is used.
 """
 
 from __future__ import annotations
@@ -130,7 +134,10 @@ class MultiFidelitySearch(Searcher):
     def _suggest(self, trial_id: str) -> Suggestion:
         inner = self.inner
         assert inner is not None
-        step, view = fidelity_view(self.trials, self.n_min)
+        if getattr(inner, "fidelity", False):  # a model of every rung: all the trials
+            step, view = None, dict(self.trials)
+        else:
+            step, view = fidelity_view(self.trials, self.n_min)
         self.last_fidelity = step
         inner.trials = view
         inner._seen = set(self._seen)

@@ -5,6 +5,8 @@
 * :mod:`~raysearch.surrogates.acquisition`: maximising the GP's acquisition over a mixed,
   conditional search space (candidates, gradient search, local search).
 * :mod:`~raysearch.surrogates.parzen`: the Parzen (kernel density) estimators of TPE.
+* :mod:`~raysearch.surrogates.fidelity`: the fidelity as a GP input (every rung of every
+  learning curve as training rows; the GP seen at the top fidelity).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 import numpy as np
 from scipy import optimize
@@ -45,7 +45,7 @@ from scipy import optimize
 from raysearch.space import Encoding, Space
 from raysearch.space.mutation import in_box, neighbours
 from raysearch.space.space import Flat
-from raysearch.surrogates.gp import GaussianProcess, log_ei
+from raysearch.surrogates.gp import Posterior, log_ei
 
 __all__ = [
     "GRAD_MAXITER",
@@ -124,6 +124,16 @@ class Domain:
         return np.hstack([np.where(np.isnan(E), INACTIVE, E), ind])
 
 
+class Surrogate(Protocol):
+    """What the acquisition needs of a model: a :class:`~raysearch.surrogates.gp.
+    GaussianProcess`, or :class:`~raysearch.surrogates.fidelity.AtFidelity`."""
+
+    @property
+    def lengthscales(self) -> np.ndarray: ...
+
+    def predict(self, Z: np.ndarray, *, grad: bool = False) -> Posterior: ...
+
+
 @dataclass(frozen=True, eq=False)
 class Problem:
     """One suggestion's acquisition problem, shared by every step of the search.
@@ -138,7 +148,7 @@ class Problem:
         greedy: maximise the negated posterior mean instead of LogEI.
     """
 
-    gp: GaussianProcess
+    gp: Surrogate
     best: float
     train: list[Flat]
     values: np.ndarray
@@ -147,7 +157,7 @@ class Problem:
     greedy: bool = False
 
 
-def trust_region(gp: GaussianProcess, centre: np.ndarray, length: float) -> Box:
+def trust_region(gp: Surrogate, centre: np.ndarray, length: float) -> Box:
     """TuRBO's box around the encoded ``centre`` (NaN inactive, taken as 0.5): side
     ``length`` scaled per column by the GP's lengthscales over their geometric mean
     (clipped to [0.1, 10]), cut to the unit cube."""

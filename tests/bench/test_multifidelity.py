@@ -59,3 +59,28 @@ def test_max_t_reaches_the_schedulers(max_t):
 def test_load_curves_rejects_a_bad_max_t(tmp_path):
     with pytest.raises(ValueError, match="max_t"):
         mf.load_curves("digits", tmp_path, max_t=0)
+
+
+def test_equal_compute_lets_early_stopping_start_more_trials():
+    max_t, budget = 9, 20 * 9
+    curves = _synthetic_curves("digits", max_t)
+    runs = {
+        m: mf.run_method(
+            m, "digits", curves, seed=0, n_trials=budget, n_workers=2, max_t=max_t, budget=budget
+        )
+        for m in ("fifo+random", "asha-stop", "hyperband")
+    }
+    assert runs["fifo+random"]["compute"] == budget and runs["fifo+random"]["trials"] == 20
+    for m in ("asha-stop", "hyperband"):
+        # the budget is spent (running trials stop there, at most one step per worker past
+        # it) on more trials than FIFO can afford
+        assert budget <= runs[m]["compute"] <= budget + 2
+        assert runs[m]["trials"] > 40
+    rows = mf.summarise(list(runs.values()), {"digits": min(min(c) for c in curves.values())})
+    assert {r["method"]: r["trials"] for r in rows}["fifo+random"] == 20
+    assert all("/" in r["beats_fifo"] and "/" in r["found_opt"] for r in rows)
+
+
+def test_wide_task_has_a_fixed_grid_beyond_the_default():
+    assert len(mf.grid_points("diamonds_wide")) == 504 > len(mf.grid_points("diamonds"))
+    assert mf.grid_points("diamonds_wide", "wide") == mf.grid_points("diamonds", "wide")

@@ -129,7 +129,13 @@ def test_asha_saves_compute_and_keeps_good_trials(variant: str) -> None:
 def test_hyperband_brackets_and_stops() -> None:
     s = HyperbandScheduler(grace_period=1, max_t=9, reduction_factor=3)
     assert s.s_max == 2
-    ids = [f"t{i}" for i in range(9)]  # first bracket: s=2, n=9, rungs 1 and 3
+    # conservative brackets fill first: s=0 (3 trials to max_t), s=1 (5 trials, rung 3)
+    for t in [f"c{i}" for i in range(8)]:
+        s.on_add(t)
+    assert [br["s"] for br in s.get_state()["data"]["brackets"]] == [0, 1]
+    assert s.on_result("c0", 3, 0.5) is Decision.CONTINUE  # s=0 has no rung below max_t
+    assert s.on_result("c3", 3, 0.5) is Decision.PAUSE  # s=1 waits for its 5 members
+    ids = [f"t{i}" for i in range(9)]  # third bracket: s=2, n=9, rungs 1 and 3
     for t in ids:
         s.on_add(t)
     decisions = [s.on_result(t, 1, float(i)) for i, t in enumerate(ids)]
@@ -139,6 +145,9 @@ def test_hyperband_brackets_and_stops() -> None:
     assert sorted(stops) == sorted(ids[3:8])
     assert s.choose([], ids[:8]) == "t0"
     assert s.choose([], ids[:8]) == "t1"
+    restored = HyperbandScheduler(grace_period=1, max_t=9, reduction_factor=3)
+    restored.set_state(json.loads(json.dumps(s.get_state())))
+    assert restored.choose([], ids[:8]) == "t2"
     result = simulate(
         HyperbandScheduler(grace_period=1, max_t=27, reduction_factor=3),
         synthetic_curves(seed=1, max_steps=27),

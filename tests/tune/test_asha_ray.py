@@ -66,13 +66,16 @@ def test_pauses_resume_from_checkpoints(ray_local, tmp_path, kind):
         )
     else:
         scheduler = HyperbandScheduler("step", max_t=9, grace_period=1, reduction_factor=3)
+    # Hyperband fills its conservative brackets first (as Ray's does): one full round of
+    # its three brackets (3 + 5 + 9 trials) is what saves compute
+    n = 9 if kind == "asha-promote" else 17
     tuner = tune.Tuner(
         tune.with_parameters(stepper, starts=str(starts)),
         param_space={"x": tune.uniform(0.0, 1.0)},
         tune_config=tune.TuneConfig(
             metric="loss",
             mode="min",
-            num_samples=9,
+            num_samples=n,
             scheduler=scheduler,
             search_alg=RandomSearch(seed=0),
         ),
@@ -83,14 +86,14 @@ def test_pauses_resume_from_checkpoints(ray_local, tmp_path, kind):
         ),
     )
     grid = tuner.fit()
-    assert len(grid) == 9 and not grid.errors
+    assert len(grid) == n and not grid.errors
     reached = [r.metrics["step"] for r in grid]
     assert max(reached) == 9, "no trial ran to max_t"
-    assert sum(reached) < 9 * 9 / 2, f"successive halving saved no compute: {reached}"
+    assert sum(reached) < n * 9 / 2, f"successive halving saved no compute: {reached}"
     log = _starts(starts)
     resumed = [(t, s) for t, s in log if s > 0]
     assert resumed, "no trial was paused and resumed"
-    assert len([1 for _, s in log if s == 0]) == 9, "a trial restarted from scratch"
+    assert len([1 for _, s in log if s == 0]) == n, "a trial restarted from scratch"
     best = grid.get_best_result()
     assert best.metrics["step"] == 9
 

@@ -17,11 +17,23 @@ the trials added so far, and with trials added only as workers free up, its firs
 (``max_t``) bracket is refilled as its trials finish, so all trials would run to
 ``max_t``), raysearch ASHA (stopping and promotion variants), Hyperband, the BOHB preset
 (TPE on the highest well-sampled rung + ASHA, with the stopping and the promotion variant)
-and the ASHA+GP preset. Every method gets the same number of trials. Reported per task
-(mean over seeds): the final best validation loss, the compute used, the fraction of
-FIFO's compute a method needs to reach FIFO's final best (``to_fifo``, lower is better,
-``-`` if never), and the area under the best-so-far regret curve over FIFO's compute range
-(``regret_auc``, lower is better). ``--plot`` writes the anytime plot.
+and the ASHA+GP preset (a GP over configuration and fidelity, trained on every rung:
+:mod:`raysearch.surrogates.fidelity`).
+
+**Equal compute** (``--compute equal``, the default): every method gets FIFO + random's
+compute, ``--trials`` full trainings (64 x 27 steps), and starts as many trials as it
+affords; once the budget is spent no trial starts or resumes and running ones stop at their
+next result (at most one step per worker past it). ``--compute trials``: every method starts
+``--trials`` trials (the earlier protocol). Reported per task (mean over seeds): the final
+best validation loss, the compute used, the trials started, the fraction of FIFO's compute a
+method needs to reach FIFO's final best (``to_fifo``, lower is better, ``-`` if never), the
+area under the best-so-far regret curve over FIFO's compute range (``regret_auc``, lower is
+better), the seeds whose final best is strictly below FIFO's (``beats_fifo``) and the seeds
+that reached the grid's optimum (``found_opt``). ``--plot`` writes the anytime plot.
+
+Tasks: diamonds, health_insurance and digits on the default grids (120, 120 and 108
+configurations), and ``diamonds_wide``: diamonds on the wide LightGBM grid (504
+configurations, fixed whatever ``--grid`` says), where 64 trials see an eighth of the grid.
 
 ``--grid wide`` records and uses finer grids of the same hyperparameters (504 LightGBM and
 384 MLP configurations instead of 120 and 108), so that the trials cover less of the grid

@@ -27,6 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trials", type=int, default=64, help="trials per experiment")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument(
+        "--compute",
+        default="equal",
+        choices=["equal", "trials"],
+        help="equal (default): every method gets FIFO + random's compute (--trials full "
+        "trainings) and starts as many trials as it affords; trials: every method starts "
+        "--trials trials",
+    )
+    parser.add_argument(
         "--grid",
         default="default",
         choices=list(GRID_SETS),
@@ -79,6 +87,9 @@ def _run_task(
     )
     optimum = min(v for c in curves.values() for v in c if v is not None)
     n_trials = min(args.trials, len(curves))
+    budget = None
+    if args.compute == "equal":  # FIFO's compute; any method may start this many trials
+        budget, n_trials = n_trials * args.max_t, n_trials * args.max_t
     runs = [
         run_method(
             method,
@@ -89,6 +100,7 @@ def _run_task(
             n_workers=args.workers,
             grid=args.grid,
             max_t=args.max_t,
+            budget=budget,
         )
         for method, seed in itertools.product(methods, range(args.seeds))
     ]
@@ -101,8 +113,13 @@ def _report(
     """Prints the table and the simulation times; writes the plot and the JSON if asked."""
     rows = summarise(runs, optimum)
     print(
-        f"\n{args.seeds} seeds, {args.trials} trials, {args.workers} workers, max_t={args.max_t}, "
-        f"{args.grid} grid; "
+        f"\n{args.seeds} seeds, {args.workers} workers, max_t={args.max_t}, {args.grid} grid, "
+        + (
+            f"equal compute ({args.trials} full trainings, as many trials as it affords); "
+            if args.compute == "equal"
+            else f"{args.trials} trials; "
+        )
+        + "trials = trials started; beats_fifo = seeds whose final best is below FIFO's; "
         "compute = steps trained; to_fifo = compute to reach FIFO+random's final best / "
         "FIFO's compute; regret_auc = mean best-so-far regret over FIFO's compute\n"
     )

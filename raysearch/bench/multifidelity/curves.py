@@ -22,6 +22,7 @@ from raysearch.bench.multifidelity.grids import (
     MAX_T,
     ROUNDS_PER_STEP,
     config_key,
+    dataset_of,
     family,
     grid_points,
 )
@@ -41,7 +42,7 @@ def lightgbm_curves(task: str, grid: str, max_t: int) -> dict[str, list[float]]:
 
     from raysearch.data import load_dataset
 
-    ds = load_dataset(task)
+    ds = load_dataset(dataset_of(task))
     frame = ds.frame.sample(n=min(len(ds.frame), 12000), random_state=0).reset_index(drop=True)
     X = frame.drop(columns=[ds.label])
     for c in X.columns:
@@ -92,7 +93,7 @@ def mlp_curves(task: str, grid: str, max_t: int) -> dict[str, list[float]]:
     from raysearch.core.rng import torch_generator
     from raysearch.data import load_dataset
 
-    ds = load_dataset(task)
+    ds = load_dataset(dataset_of(task))
     X = ds.features.to_numpy(dtype=np.float32)
     y = ds.target.to_numpy().astype(np.int64)
     order = np.random.default_rng(0).permutation(len(X))

@@ -37,9 +37,13 @@ class _Feed(Scheduler):
         searcher: Searcher,
         trace: list[tuple[int, float]],
         max_t: int,
+        budget: int | None = None,
     ):
         super().__init__(seed=0)
         self.inner, self.searcher, self.trace, self.max_t = inner, searcher, trace, max_t
+        #: total steps allowed (None: no limit): once spent, running trials stop at their
+        #: next result and no trial starts or resumes
+        self.budget = budget
         self.compute = 0
         self.best = math.inf
         self.last: dict[str, float] = {}
@@ -55,7 +59,14 @@ class _Feed(Scheduler):
             if value < self.best:
                 self.best = value
                 self.trace.append((self.compute, value))
-        return self.inner.on_result(trial_id, step, value)
+        decision = self.inner.on_result(trial_id, step, value)
+        if self.spent:
+            return Decision.STOP
+        return decision
+
+    @property
+    def spent(self) -> bool:
+        return self.budget is not None and self.compute >= self.budget
 
     def _tell(self, trial_id: str, value: float | None, failed: bool = False) -> None:
         trial = self.searcher.trials.get(trial_id)
@@ -81,6 +92,8 @@ class _Feed(Scheduler):
         self.inner.on_remove(trial_id)
 
     def choose(self, pending: Sequence[str], paused: Sequence[str]) -> str | None:
+        if self.spent:
+            return None
         return self.inner.choose(pending, paused)
 
 
@@ -100,7 +113,7 @@ def _gp_searcher(space: Any, seed: int) -> Searcher:
     from raysearch.searchers.multifidelity import MultiFidelitySearch
 
     return MultiFidelitySearch(
-        space, searcher="gp", searcher_kwargs={"n_init": 8}, n_min=8, seed=seed
+        space, searcher="gp", searcher_kwargs={"n_init": 8, "fidelity": True}, n_min=8, seed=seed
     )
 
 
@@ -142,14 +155,18 @@ def run_method(
     n_workers: int,
     grid: str = "default",
     max_t: int = MAX_T,
+    budget: int | None = None,
 ) -> dict[str, Any]:
-    """One simulated experiment: the trace of best-so-far (compute, loss) and totals."""
+    """One simulated experiment: the trace of best-so-far (compute, loss) and totals.
+
+    ``budget`` (steps): the method starts trials until it has trained this many steps
+    (``n_trials`` is then only an upper bound), and running trials stop there."""
     make_scheduler, make_searcher = METHODS[method]
     space = task_space(task, grid)
     searcher = make_searcher(space, seed)
     trace: list[tuple[int, float]] = []
     scheduler = make_scheduler(seed, max_t)
-    feed = _Feed(scheduler, searcher, trace, max_t)
+    feed = _Feed(scheduler, searcher, trace, max_t, budget)
     configs: dict[int, dict[str, Any]] = {}
     fallback = np.random.default_rng([seed, 1])
     points = grid_points(task, grid)
@@ -180,6 +197,7 @@ def run_method(
         "seed": seed,
         "trace": trace,
         "compute": result.compute,
+        "trials": len({e.trial_id for e in result.events}),  # trials that trained
         "best": feed.best,
         "seconds": time.perf_counter() - start,
     }

@@ -1,6 +1,8 @@
 """The multifidelity bench's report: the table over seeds and the anytime plot.
 
 Per task and method (mean over seeds): the final best validation loss, the compute used,
+the trials started, the seeds whose final best beats FIFO + random's (``beats_fifo``) and
+that found the grid's optimum (``found_opt``),
 the fraction of FIFO's compute a method needs to reach FIFO's final best (``to_fifo``,
 lower is better, ``-`` if never), and the area under the best-so-far regret curve over
 FIFO's compute range (``regret_auc``, lower is better).
@@ -43,15 +45,19 @@ def summarise(runs: list[dict[str, Any]], optimum: dict[str, float]) -> list[dic
     for task in tasks:
         seeds = sorted({r["seed"] for r in runs if r["task"] == task})
         for method in methods:
-            bests, computes, to_fifo, aucs = [], [], [], []
+            bests, computes, to_fifo, aucs, trials = [], [], [], [], []
+            wins, found = 0, 0
             for seed in seeds:
                 run, fifo = by.get((task, method, seed)), by.get((task, "fifo+random", seed))
                 if run is None:
                     continue
                 bests.append(run["best"])
                 computes.append(run["compute"])
+                trials.append(run.get("trials", math.nan))
+                found += run["best"] <= optimum[task] + 1e-12
                 if fifo is None:
                     continue
+                wins += run["best"] < fifo["best"] - 1e-12
                 budget = fifo["compute"]
                 hit = next((c for c, v in run["trace"] if v <= fifo["best"] + 1e-12), None)
                 to_fifo.append(math.nan if hit is None else hit / budget)
@@ -68,11 +74,14 @@ def summarise(runs: list[dict[str, Any]], optimum: dict[str, float]) -> list[dic
                     "best_loss": float(np.mean(bests)),
                     "regret": float(np.mean(bests)) - optimum[task],
                     "compute": float(np.mean(computes)),
+                    "trials": float(np.mean(trials)),
                     "to_fifo": float(np.mean(fin))
                     if len(fin) == len(to_fifo) and fin
                     else math.nan,
                     "reached": f"{len(fin)}/{len(to_fifo)}",
                     "regret_auc": float(np.mean(aucs)) if aucs else math.nan,
+                    "beats_fifo": f"{wins}/{len(aucs)}",
+                    "found_opt": f"{found}/{len(bests)}",
                 }
             )
     return rows

@@ -6,6 +6,7 @@
 * :func:`torch_trainable` (:mod:`.torch`): a generic epoch loop around a model factory.
 * :func:`ddp_trainable` (:mod:`.ddp`): a trial that is a Ray Train ``TorchTrainer``.
 * :func:`gpu_resources` (:mod:`.resources`): fractional/whole-GPU trials and ``gpu="auto"``.
+* :func:`darts_trainable` (:mod:`.darts`): a DARTS search per trial, its genotype every epoch.
 
 Importing this package imports neither Ray nor torch; they are imported when used.
 """
@@ -23,6 +24,7 @@ __all__ = [
     "TorchLoop",
     "ddp_trainable",
     "gpu_resources",
+    "darts_trainable",
 ]
 
 _WHERE = {
@@ -34,6 +36,7 @@ _WHERE = {
     "TorchLoop": "raysearch.trainables.torch",
     "ddp_trainable": "raysearch.trainables.ddp",
     "gpu_resources": "raysearch.trainables.resources",
+    "darts_trainable": "raysearch.trainables.darts",
 }
 
 

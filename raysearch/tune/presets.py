@@ -1,10 +1,12 @@
 """Ready-made ``(search_alg, scheduler)`` pairs for model-based multi-fidelity search.
 
 ``bohb`` pairs a TPE model that learns from intermediate results (it models the highest rung
-that enough trials have reached, as BOHB does) with an ASHA scheduler; ``asha_gp`` does the
-same with a Gaussian-process model (:class:`~raysearch.searchers.multifidelity.MultiFidelitySearch`
-around the registered ``"gp"`` searcher). Both searchers see running and paused trials as
-pending, so suggestions made while trials wait at a rung avoid them. Use them as::
+that enough trials have reached, as BOHB does) with an ASHA scheduler; ``asha_gp`` pairs ASHA
+with a Gaussian-process model of every rung at once, the fidelity as an input
+(:class:`~raysearch.searchers.multifidelity.MultiFidelitySearch` around the registered
+``"gp"`` searcher with ``fidelity=True``; :mod:`raysearch.surrogates.fidelity`). Both
+searchers see running and paused trials as pending, so suggestions made while trials wait
+at a rung avoid them. Use them as::
 
     search_alg, scheduler = presets.bohb(space, "loss", "min", max_t=81)
     tune.Tuner(trainable, tune_config=tune.TuneConfig(search_alg=search_alg,
@@ -31,10 +33,11 @@ from raysearch.core.registry import reject_unknown
 from raysearch.core.rng import SeedLike, make_rng
 from raysearch.space import Space
 from raysearch.tune.asha import ASHAScheduler
+from raysearch.tune.oneshot import oneshot  # one-shot NAS: supernet, search, retrain (#18)
 from raysearch.tune.plugins import TIME_ATTR, as_space
 from raysearch.tune.searcher import TuneSearcher
 
-__all__ = ["bohb", "asha_gp", "preset", "multifidelity_searcher"]
+__all__ = ["bohb", "asha_gp", "preset", "multifidelity_searcher", "oneshot"]
 
 
 def _seeds(seed: SeedLike) -> tuple[int, int]:
@@ -62,6 +65,8 @@ def multifidelity_searcher(
         return TPESearch(as_space(space), multi_fidelity=True, **common, **kwargs)
     from raysearch.searchers.multifidelity import MultiFidelitySearch
 
+    if model == "gp":  # the GP models every rung, the fidelity as an input (surrogates/fidelity)
+        kwargs.setdefault("fidelity", True)
     return MultiFidelitySearch(as_space(space), searcher=model, searcher_kwargs=kwargs, **common)
 
 

@@ -1,0 +1,250 @@
+"""Training a supernet: path samplers and an epoch loop with exact checkpoints (Ray-free).
+
+Samplers (``sampler=`` of :class:`SuperNetTrainer`, or :func:`make_sampler`):
+
+* ``"uniform"``: single-path one-shot (SPOS, Guo et al. 2020): one architecture drawn
+  uniformly from the space per step;
+* ``"sandwich"``: the sandwich rule (Yu et al., BigNAS / slimmable networks, 2019-2020): per
+  step the largest and the smallest architecture plus ``n_random`` uniform ones, their
+  gradients summed, so the extremes of the space (which uniform sampling visits rarely)
+  are trained every step. Largest means deepest, widest, largest kernel and expansion,
+  stride 1; smallest the opposite; the op and skip of each block are drawn at random.
+
+:class:`SuperNetTrainer` holds the supernet, the optimizer and every random state (the
+numpy generator that draws paths, the torch generator of the batch order); its checkpoint
+continues exactly (train 2 epochs == train 1, save, load, train 1). It counts
+``sample_passes`` (samples through forward+backward, one per path) for compute accounting.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from raysearch.core.rng import SeedLike, make_rng
+from raysearch.nas.supernet import SuperNet, macro_limits
+from raysearch.space import Space
+
+__all__ = [
+    "SAMPLERS",
+    "make_sampler",
+    "uniform_paths",
+    "sandwich_paths",
+    "extreme_arch",
+    "SuperNetTrainer",
+]
+
+Sampler = Callable[[np.random.Generator], list[dict[str, Any]]]
+_STATE_FILE = "supernet_state.pt"
+
+
+def extreme_arch(space: Space, which: str, rng: np.random.Generator) -> dict[str, Any]:
+    """The ``"largest"`` or ``"smallest"`` architecture of a macro space (see the module
+    docstring); ops and skips drawn from ``rng``."""
+    if which not in ("largest", "smallest"):
+        raise ValueError(f"which must be 'largest' or 'smallest', got {which!r}")
+    limits = macro_limits(space)
+    pick = max if which == "largest" else min
+    depth = limits["max_blocks"] if which == "largest" else limits["min_blocks"]
+    blocks = [
+        {
+            "op": str(rng.choice(limits["ops"])),
+            "width": pick(limits["widths"]),
+            "kernel": pick(limits["kernels"]),
+            "expansion": pick(limits["expansions"]),
+            "stride": (min if which == "largest" else max)(limits["strides"]),
+            "skip": bool(rng.choice(limits["skips"])),
+        }
+        for _ in range(depth)
+    ]
+    return {
+        "kind": "macro",
+        "stem_width": limits["stem_width"],
+        "n_blocks": depth,
+        "blocks": blocks,
+    }
+
+
+def uniform_paths(space: Space) -> Sampler:
+    """SPOS: one uniformly drawn architecture per step."""
+
+    def sample(rng: np.random.Generator) -> list[dict[str, Any]]:
+        return [space.to_config(space.sample(rng))]
+
+    return sample
+
+
+def sandwich_paths(space: Space, n_random: int = 2) -> Sampler:
+    """The sandwich rule: largest, smallest and ``n_random`` uniform architectures."""
+    if n_random < 0:
+        raise ValueError(f"n_random must be >= 0, got {n_random!r}")
+
+    def sample(rng: np.random.Generator) -> list[dict[str, Any]]:
+        paths = [extreme_arch(space, "largest", rng), extreme_arch(space, "smallest", rng)]
+        return paths + [space.to_config(space.sample(rng)) for _ in range(n_random)]
+
+    return sample
+
+
+#: sampler name -> factory ``(space, **options) -> sampler``
+SAMPLERS: dict[str, Callable[..., Sampler]] = {
+    "uniform": uniform_paths,
+    "sandwich": sandwich_paths,
+}
+
+
+def make_sampler(name: str, space: Space, **options: Any) -> Sampler:
+    """The sampler ``name`` (:data:`SAMPLERS`) of ``space``."""
+    if name not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {name!r}")
+    return SAMPLERS[name](space, **options)
+
+
+class SuperNetTrainer:
+    """A supernet, its optimizer and random states; trains an epoch at a time.
+
+    Args:
+        space: a :func:`raysearch.nas.macro_chain` space.
+        train_data: ``(X, y)`` arrays.
+        input_shape, num_classes: of the task.
+        sampler: ``"uniform"`` or ``"sandwich"`` (module docstring).
+        sampler_options: e.g. ``{"n_random": 2}`` for the sandwich rule.
+        lr, weight_decay, batch_size: training settings.
+        optimizer: ``"adamw"`` or ``"sgd"`` (Nesterov momentum 0.9, as SPOS).
+        epochs: the cosine schedule's length (the learning rate reaches 0 there).
+        seed: the initial weights, the paths and the batch order.
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        train_data: Any,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        *,
+        sampler: str = "uniform",
+        sampler_options: Mapping[str, Any] | None = None,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-4,
+        optimizer: str = "adamw",
+        batch_size: int = 128,
+        epochs: int = 10,
+        seed: SeedLike = 0,
+    ) -> None:
+        import torch
+
+        from raysearch.core.rng import torch_generator
+
+        rng = make_rng(seed)
+        self.space = space
+        self.sampler_name = sampler
+        self.sample = make_sampler(sampler, space, **dict(sampler_options or {}))
+        self.model = SuperNet(space, input_shape, num_classes, seed=rng)
+        self.rng = np.random.default_rng(rng.integers(2**63))
+        self.generator = torch_generator(rng)
+        x, y = train_data
+        self.x = torch.as_tensor(np.array(x, np.float32))  # a copy: inputs may be read-only
+        self.y = torch.as_tensor(np.array(y, np.int64))
+        self.batch_size = int(batch_size)
+        self.epochs = max(int(epochs), 1)
+        if optimizer == "adamw":
+            self.optimizer: Any = torch.optim.AdamW(
+                self.model.parameters(), lr=float(lr), weight_decay=float(weight_decay)
+            )
+        elif optimizer == "sgd":  # SPOS's choice: stale moments move unused slices less
+            self.optimizer = torch.optim.SGD(
+                self.model.parameters(),
+                lr=float(lr),
+                momentum=0.9,
+                nesterov=True,
+                weight_decay=float(weight_decay),
+            )
+        else:
+            raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {optimizer!r}")
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda e: 0.5 * (1 + np.cos(np.pi * min(e, self.epochs) / self.epochs))
+        )
+        self.epoch = 0
+        self.sample_passes = 0
+
+    def train_epoch(self) -> dict[str, Any]:
+        """One pass over the data, each batch through the sampler's paths (gradients of the
+        paths summed, one optimizer step)."""
+        import torch
+        from torch.nn import functional as F
+
+        start = time.perf_counter()
+        self.model.train()
+        order = torch.randperm(len(self.x), generator=self.generator)
+        total, seen, paths = 0.0, 0, 0
+        for i in range(0, len(order), self.batch_size):
+            idx = order[i : i + self.batch_size]
+            xs, ys = self.x[idx], self.y[idx]
+            self.optimizer.zero_grad(set_to_none=True)
+            for arch in self.sample(self.rng):
+                loss = F.cross_entropy(self.model(xs, arch), ys)
+                loss.backward()
+                total += float(loss.detach()) * len(xs)
+                seen += len(xs)
+                paths += 1
+            self.optimizer.step()
+        self.scheduler.step()
+        self.epoch += 1
+        self.sample_passes += seen
+        return {
+            "epoch": self.epoch,
+            "train_loss": total / max(seen, 1),
+            "paths": paths,
+            "sample_passes": self.sample_passes,
+            "epoch_s": time.perf_counter() - start,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "sample_passes": self.sample_passes,
+            "generator": self.generator.get_state(),
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = int(state["epoch"])
+        self.sample_passes = int(state["sample_passes"])
+        self.generator.set_state(state["generator"])
+        self.rng.bit_generator.state = state["rng"]
+
+    def save(self, folder: str) -> str:
+        """Writes the state to ``folder/supernet_state.pt``; returns the path."""
+        import torch
+
+        path = os.path.join(folder, _STATE_FILE)
+        torch.save(self.state_dict(), path)
+        return path
+
+    def load(self, folder: str) -> None:
+        import torch
+
+        self.load_state_dict(
+            torch.load(os.path.join(folder, _STATE_FILE), map_location="cpu", weights_only=False)
+        )
+
+    @staticmethod
+    def load_weights(folder: str) -> dict[str, Any]:
+        """The supernet's ``state_dict`` from a folder written by :meth:`save`."""
+        import torch
+
+        state = torch.load(
+            os.path.join(folder, _STATE_FILE), map_location="cpu", weights_only=False
+        )
+        return dict(state["model"])

@@ -1,0 +1,531 @@
+"""One-shot NAS as three plain Ray Tune experiments (``presets.oneshot``).
+
+1. **supernet** (``<name>-supernet``): one trial trains the weight-sharing supernet
+   (:class:`raysearch.nas.sampling.SuperNetTrainer`: single-path uniform or the sandwich
+   rule) and checkpoints it every epoch; it is the only writer of the weights.
+2. **search** (``<name>-search``): a searcher (``EvolutionSearch`` by default) proposes
+   architectures; each trial extracts its subnet with the inherited weights, recalibrates
+   BatchNorm on a fixed calibration subset and reports ``inherited_acc`` (and
+   ``inherited_acc_raw``, without recalibration). The weights go once into Ray's object
+   store (``ray.put`` of numpy arrays); the trials get the ``ObjectRef`` through
+   ``tune.with_parameters`` and map the arrays read-only (zero copy); with
+   ``reuse_actors=True`` an actor builds its supernet view once and reuses it.
+3. **retrain** (``<name>-retrain``): the top ``top_k`` architectures are trained from
+   scratch as ordinary NAS trials (:func:`raysearch.tune.nas.nas_trainable`) under ASHA; the
+   winner is the best that ran all ``retrain_epochs``: its config *is* the searched
+   architecture (the same JSON, so the same parameter count and FLOPs).
+
+Each phase is a :func:`raysearch.run` experiment under ``storage_path``: with
+``resume=True`` an interrupted call continues every phase where it stopped (a finished
+phase is read back, not rerun). Example::
+
+    from raysearch.nas import macro_chain
+    from raysearch.nas.datasets import mnist1d_task
+    from raysearch.tune import presets
+
+    out = presets.oneshot(macro_chain(max_blocks=4, widths=(8, 16, 32)), mnist1d_task(),
+                          supernet_epochs=30, search_samples=100, top_k=3,
+                          retrain_epochs=5, storage_path="~/ray_results", name="oneshot")
+    out.winner, out.winner_metrics["val_acc"], out.compute
+
+Several GPUs for the supernet (Ray Train DDP) are not supported yet: the supernet trial
+takes ``supernet_resources`` (one GPU at most).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from raysearch.core.rng import SeedLike, make_rng
+from raysearch.nas.sampling import SuperNetTrainer
+from raysearch.nas.supernet import SuperNet, accuracy, from_arrays, recalibrate_bn
+from raysearch.nas.trainable import NASTask, split_arch
+from raysearch.space import Space
+
+__all__ = [
+    "oneshot",
+    "OneShotResult",
+    "supernet_phase",
+    "search_phase",
+    "retrain_phase",
+    "evaluate_arch",
+]
+
+
+@dataclass
+class OneShotResult:
+    """What :func:`oneshot` returns.
+
+    Attributes:
+        supernet_path: the folder of the supernet's last checkpoint.
+        supernet_metrics: its last reported metrics (``train_loss``, ``sample_passes``...).
+        search: the search phase's :class:`raysearch.tune.results.RunResult`.
+        candidates: ``{"arch", "inherited_acc", "inherited_acc_raw"}`` per evaluated
+            architecture, best first.
+        top_k: the architectures retrained.
+        retrain: the retrain phase's RunResult.
+        winner: the winning architecture (JSON); ``winner_metrics`` its last metrics.
+        compute: samples through each phase: ``supernet`` (forward+backward),
+            ``search_forward`` (forward only), ``retrain`` (forward+backward), and
+            ``sample_pass_equivalents`` (forward-only samples count 1/3), plus wall
+            seconds per phase.
+    """
+
+    supernet_path: str
+    supernet_metrics: dict[str, Any]
+    search: Any
+    candidates: list[dict[str, Any]]
+    top_k: list[dict[str, Any]]
+    retrain: Any
+    winner: dict[str, Any]
+    winner_metrics: dict[str, Any]
+    compute: dict[str, float] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- phase 1
+@dataclass
+class _SupernetSpec:
+    space: Space
+    task: NASTask
+    epochs: int
+    sampler: str
+    sampler_options: dict[str, Any]
+    lr: float
+    batch_size: int
+    seed: int
+
+
+def _trainer(spec: _SupernetSpec) -> SuperNetTrainer:
+    return SuperNetTrainer(
+        spec.space,
+        spec.task.train_data,
+        tuple(int(s) for s in spec.task.input_shape),
+        int(spec.task.num_classes),
+        sampler=spec.sampler,
+        sampler_options=spec.sampler_options,
+        lr=spec.lr,
+        batch_size=spec.batch_size,
+        epochs=spec.epochs,
+        seed=spec.seed,
+    )
+
+
+def _supernet_trial(config: dict[str, Any], spec: _SupernetSpec) -> None:
+    from ray import tune
+
+    trainer = _trainer(spec)
+    resumed = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            trainer.load(folder)
+        resumed = trainer.epoch
+    while trainer.epoch < spec.epochs:
+        metrics = trainer.train_epoch()
+        metrics["resumed_from"] = resumed
+        with tempfile.TemporaryDirectory(prefix="raysearch-supernet-") as folder:
+            trainer.save(folder)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def supernet_phase(
+    space: Space,
+    task: NASTask,
+    *,
+    epochs: int,
+    sampler: str = "uniform",
+    sampler_options: Mapping[str, Any] | None = None,
+    lr: float = 3e-3,
+    batch_size: int = 128,
+    seed: int = 0,
+    resources: Mapping[str, float] | None = None,
+    **run_options: Any,
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Phase 1: trains the supernet in one trial. Returns ``(checkpoint folder, last
+    metrics, state_dict)``; ``run_options`` go to :func:`raysearch.run` (``storage_path``,
+    ``name``, ``resume``, ``verbose``)."""
+    from raysearch.tune.run import run
+
+    spec = _SupernetSpec(
+        space, task, int(epochs), sampler, dict(sampler_options or {}), lr, batch_size, seed
+    )
+    from ray import tune
+    from ray.tune.search import BasicVariantGenerator
+
+    trainable = tune.with_parameters(_supernet_trial, spec=spec)
+    result = run(
+        trainable,
+        None,
+        metric="train_loss",
+        mode="min",
+        searcher=BasicVariantGenerator(),
+        num_samples=1,
+        resources=dict(resources or {"cpu": 1}),
+        **run_options,
+    )
+    final = result.results[0]
+    if final.checkpoint is None or int(final.metrics.get("epoch", 0)) < int(epochs):
+        raise RuntimeError(f"the supernet trial did not finish: {final.error or final.metrics}")
+    path = final.checkpoint.path
+    with final.checkpoint.as_directory() as folder:
+        weights = SuperNetTrainer.load_weights(folder)
+    return str(path), dict(final.metrics), weights
+
+
+# ----------------------------------------------------------------------------- phase 2
+@dataclass
+class _EvalSpec:
+    shared: list[Any]  # [ObjectRef of the weights]: a list so Tune passes the ref itself
+    space: Space
+    input_shape: tuple[int, ...]
+    num_classes: int
+    calib_x: Any
+    val_x: Any
+    val_y: Any
+
+
+_ACTOR_CACHE: dict[str, Any] = {}
+
+
+def _shared_supernet(spec: _EvalSpec) -> Any:
+    """This actor's read-only supernet view over the object store's arrays (built once)."""
+    import ray
+
+    ref = spec.shared[0]
+    key = ref.hex()
+    if key not in _ACTOR_CACHE:
+        _ACTOR_CACHE.clear()
+        net = SuperNet(spec.space, spec.input_shape, spec.num_classes, seed=0)
+        arrays = ray.get(ref)
+        # read-only arrays are views of the object store's shared memory (no copy)
+        net.zero_copy = all(not a.flags.writeable for a in arrays.values())
+        _ACTOR_CACHE[key] = from_arrays(net, arrays).eval()
+    return _ACTOR_CACHE[key]
+
+
+def evaluate_arch(net: Any, arch: Mapping[str, Any], spec: Any) -> dict[str, Any]:
+    """Inherited-weight accuracy of ``arch``, without and with BN recalibration."""
+    sub = net.extract(arch)
+    raw = accuracy(sub, spec.val_x, spec.val_y)
+    recalibrate_bn(sub, spec.calib_x)
+    return {
+        "inherited_acc": accuracy(sub, spec.val_x, spec.val_y),
+        "inherited_acc_raw": raw,
+        "params": float(sum(int(p.numel()) for p in sub.parameters())),
+        "forward_samples": len(spec.calib_x) + 2 * len(spec.val_x),
+    }
+
+
+def _evaluate_trial(config: dict[str, Any], spec: _EvalSpec) -> dict[str, Any]:
+    import psutil
+
+    start = time.perf_counter()
+    net = _shared_supernet(spec)
+    arch, _ = split_arch(config)
+    metrics = evaluate_arch(net, arch, spec)
+    memory = psutil.Process().memory_full_info()
+    metrics.update(
+        eval_s=time.perf_counter() - start,
+        pid=os.getpid(),
+        rss_mb=memory.rss / 2**20,
+        uss_mb=memory.uss / 2**20,
+        zero_copy=bool(net.zero_copy),
+    )
+    return metrics
+
+
+def search_phase(
+    space: Space,
+    task: NASTask,
+    weights: Mapping[str, Any],
+    *,
+    samples: int,
+    searcher: Any = None,
+    calib_size: int = 1000,
+    max_concurrent: int | None = None,
+    seed: int = 0,
+    **run_options: Any,
+) -> tuple[Any, Any]:
+    """Phase 2: a Tune experiment of ``samples`` inherited-weight evaluations. The weights
+    go once into the object store. Returns ``(RunResult, ObjectRef)``; ``searcher`` default:
+    :class:`raysearch.tune.nas.EvolutionSearch` on ``inherited_acc``."""
+    import numpy as np
+    import ray
+    from ray import tune
+
+    from raysearch.tune.nas import EvolutionSearch
+    from raysearch.tune.resources import init_ray
+    from raysearch.tune.run import run
+
+    init_ray(run_options.get("ray_address"), quiet=run_options.get("verbose", 1) <= 0)
+    ref = ray.put({k: v.detach().cpu().numpy() for k, v in weights.items()})
+    x, _ = task.train_data
+    val_x, val_y = task.val_data
+    spec = _EvalSpec(
+        [ref],
+        space,
+        tuple(int(s) for s in task.input_shape),
+        int(task.num_classes),
+        np.asarray(x[: int(calib_size)], np.float32),
+        np.asarray(val_x, np.float32),
+        np.asarray(val_y, np.int64),
+    )
+    if searcher is None:
+        searcher = EvolutionSearch(
+            space, metric="inherited_acc", mode="max", seed=seed, population_size=20
+        )
+    result = run(
+        tune.with_parameters(_evaluate_trial, spec=spec),
+        None,
+        metric="inherited_acc",
+        mode="max",
+        searcher=searcher,
+        num_samples=int(samples),
+        max_concurrent=max_concurrent,
+        reuse_actors=True,
+        **run_options,
+    )
+    return result, ref
+
+
+# ----------------------------------------------------------------------------- phase 3
+def _fixed_configs(configs: list[dict[str, Any]]) -> Any:
+    """A Ray Tune searcher that suggests ``configs`` in order, once each (its position
+    survives ``Tuner.restore``)."""
+    import copy
+    import json
+
+    from ray.tune.search import Searcher as RaySearcher
+
+    class FixedConfigs(RaySearcher):
+        def __init__(self) -> None:
+            super().__init__()
+            self.configs = [copy.deepcopy(dict(c)) for c in configs]
+            self.next = 0
+
+        def set_search_properties(
+            self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any
+        ) -> bool:
+            self._metric, self._mode = metric, mode
+            return True
+
+        def suggest(self, trial_id: str) -> dict[str, Any] | None:
+            if self.next >= len(self.configs):
+                return RaySearcher.FINISHED
+            self.next += 1
+            return copy.deepcopy(self.configs[self.next - 1])
+
+        def on_trial_complete(
+            self, trial_id: str, result: Any = None, error: bool = False
+        ) -> None:
+            return None
+
+        def save(self, checkpoint_path: str) -> None:
+            with open(checkpoint_path, "w") as f:
+                json.dump({"configs": self.configs, "next": self.next}, f)
+
+        def restore(self, checkpoint_path: str) -> None:
+            with open(checkpoint_path) as f:
+                state = json.load(f)
+            self.configs, self.next = state["configs"], int(state["next"])
+
+    return FixedConfigs()
+
+
+def _arch_of(config: Mapping[str, Any]) -> dict[str, Any]:
+    arch, _ = split_arch({k: v for k, v in config.items()})
+    return arch
+
+
+def retrain_phase(
+    task: NASTask,
+    archs: list[dict[str, Any]],
+    *,
+    epochs: int,
+    grace_period: int = 1,
+    seed: int = 0,
+    **run_options: Any,
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Phase 3: ``archs`` trained from scratch under ASHA. Returns ``(RunResult, winner
+    arch, winner metrics)``: the best ``val_acc`` among the trials that ran ``epochs``."""
+    from raysearch.tune.asha import ASHAScheduler
+    from raysearch.tune.nas import nas_trainable
+    from raysearch.tune.run import run
+
+    trainable = nas_trainable(
+        task.train_data,
+        task.val_data,
+        input_shape=task.input_shape,
+        num_classes=task.num_classes,
+        max_epochs=int(epochs),
+        training=dict(task.training),
+        latency_repeats=0,
+    )
+    scheduler = None  # one epoch leaves ASHA nothing to stop
+    if int(epochs) >= 2:
+        grace = max(1, min(int(grace_period), int(epochs) - 1))
+        scheduler = ASHAScheduler(
+            "epoch", max_t=int(epochs), grace_period=grace, reduction_factor=2, seed=seed
+        )
+    result = run(
+        trainable,
+        None,
+        metric="val_acc",
+        mode="max",
+        searcher=_fixed_configs(archs),
+        scheduler=scheduler,
+        num_samples=len(archs),
+        reuse_actors=False,
+        **run_options,
+    )
+    done = [r for r in result.results if r.metrics and int(r.metrics.get("epoch", 0)) >= epochs]
+    if not done:
+        raise RuntimeError("no retrained architecture ran all its epochs")
+    best = max(done, key=lambda r: float(r.metrics.get("val_acc", -math.inf)))
+    return result, _arch_of(best.config), dict(best.metrics)
+
+
+def _top_k(search: Any, k: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    import json
+
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for r in search.results:
+        if not r.metrics or "inherited_acc" not in r.metrics:
+            continue
+        arch = _arch_of(r.config)
+        key = json.dumps(arch, sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            {
+                "arch": arch,
+                "inherited_acc": float(r.metrics["inherited_acc"]),
+                "inherited_acc_raw": float(r.metrics["inherited_acc_raw"]),
+                "params": float(r.metrics["params"]),
+            }
+        )
+    rows.sort(
+        key=lambda row: (
+            -row["inherited_acc"],
+            -row["inherited_acc_raw"],
+            json.dumps(row["arch"], sort_keys=True),
+        )
+    )
+    return rows, rows[: int(k)]
+
+
+def _compute(
+    task: NASTask,
+    supernet_metrics: Mapping[str, Any],
+    search: Any,
+    retrain: Any,
+    seconds: tuple[float, float, float],
+) -> dict[str, float]:
+    """Samples through each phase and wall seconds (see :class:`OneShotResult`)."""
+    n_train, n_val = len(task.train_data[0]), len(task.val_data[0])
+    epochs = sum(int(r.metrics.get("epoch", 0)) for r in retrain.results if r.metrics)
+    forward = sum(float(r.metrics.get("forward_samples", 0)) for r in search.results if r.metrics)
+    compute = {
+        "supernet": float(supernet_metrics["sample_passes"]),
+        "search_forward": float(forward),
+        "retrain": float(epochs * n_train),
+        "retrain_forward": float(epochs * n_val),
+        "supernet_s": seconds[0],
+        "search_s": seconds[1],
+        "retrain_s": seconds[2],
+    }
+    compute["sample_pass_equivalents"] = (
+        compute["supernet"]
+        + compute["retrain"]
+        + (compute["search_forward"] + compute["retrain_forward"]) / 3.0
+    )
+    return compute
+
+
+def oneshot(
+    space: Space,
+    task: NASTask,
+    *,
+    supernet_epochs: int = 30,
+    sampler: str = "uniform",
+    sampler_options: Mapping[str, Any] | None = None,
+    lr: float = 3e-3,
+    batch_size: int = 128,
+    search_samples: int = 100,
+    searcher: Any = None,
+    calib_size: int = 1000,
+    top_k: int = 3,
+    retrain_epochs: int | None = None,
+    max_concurrent: int | None = None,
+    storage_path: str | None = None,
+    name: str = "oneshot",
+    resume: bool = False,
+    seed: SeedLike = 0,
+    supernet_resources: Mapping[str, float] | None = None,
+    verbose: int = 0,
+) -> OneShotResult:
+    """One-shot architecture search in three Tune experiments (module docstring).
+
+    ``space``: a :func:`raysearch.nas.macro_chain` space; ``task``: data and training
+    settings (:func:`raysearch.nas.datasets.mnist1d_task`). Supernet: ``supernet_epochs``,
+    ``sampler`` (``"uniform"``/``"sandwich"``), ``sampler_options``, ``lr``, ``batch_size``,
+    ``supernet_resources`` (one CPU). Search: ``search_samples`` evaluations by
+    ``searcher`` (default ``EvolutionSearch``), BN recalibrated on the first ``calib_size``
+    training rows, ``max_concurrent`` at a time. Retrain: ``top_k`` architectures for
+    ``retrain_epochs`` (default ``task.max_epochs``). Experiments:
+    ``storage_path/<name>-{supernet,search,retrain}``; ``resume=True`` continues them.
+    ``seed`` seeds the supernet, the searcher and ASHA.
+    """
+    seeds = [int(s) for s in make_rng(seed).integers(2**31, size=3)]
+    common: dict[str, Any] = {"storage_path": storage_path, "resume": resume, "verbose": verbose}
+    start = time.perf_counter()
+    path, supernet_metrics, weights = supernet_phase(
+        space,
+        task,
+        epochs=supernet_epochs,
+        sampler=sampler,
+        sampler_options=sampler_options,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seeds[0],
+        resources=supernet_resources,
+        name=f"{name}-supernet",
+        **common,
+    )
+    t_supernet = time.perf_counter() - start
+    search, _ = search_phase(
+        space,
+        task,
+        weights,
+        samples=search_samples,
+        searcher=searcher,
+        calib_size=calib_size,
+        max_concurrent=max_concurrent,
+        seed=seeds[1],
+        name=f"{name}-search",
+        **common,
+    )
+    t_search = time.perf_counter() - start - t_supernet
+    candidates, best = _top_k(search, top_k)
+    epochs = int(task.max_epochs if retrain_epochs is None else retrain_epochs)
+    retrain, winner, winner_metrics = retrain_phase(
+        task,
+        [row["arch"] for row in best],
+        epochs=epochs,
+        seed=seeds[2],
+        name=f"{name}-retrain",
+        **common,
+    )
+    seconds = (t_supernet, t_search, time.perf_counter() - start - t_supernet - t_search)
+    compute = _compute(task, supernet_metrics, search, retrain, seconds)
+    return OneShotResult(
+        path, supernet_metrics, search, candidates, best, retrain, winner, winner_metrics, compute
+    )

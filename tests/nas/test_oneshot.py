@@ -1,0 +1,76 @@
+"""One-shot NAS through Ray Tune: supernet, inherited-weight search, retraining (real Ray)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("mnist1d")
+torch = pytest.importorskip("torch")
+
+from raysearch.nas import cost, macro_chain  # noqa: E402
+from raysearch.nas.datasets import mnist1d_task  # noqa: E402
+from raysearch.tune import presets  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+SPACE = macro_chain(max_blocks=2, widths=(4, 8), kernels=(3, 5), expansions=(1, 2), stem_width=4)
+
+
+def _run(tmp_path, **options):
+    task = mnist1d_task(max_epochs=2, n_train=256, n_val=128, batch_size=64)
+    return task, presets.oneshot(
+        SPACE,
+        task,
+        supernet_epochs=2,
+        batch_size=64,
+        search_samples=6,
+        calib_size=128,
+        top_k=2,
+        retrain_epochs=2,
+        max_concurrent=2,
+        storage_path=str(tmp_path),
+        name="os",
+        seed=0,
+        **options,
+    )
+
+
+def test_three_phases_and_resume(ray_local, tmp_path) -> None:
+    task, out = _run(tmp_path)
+    assert out.supernet_metrics["epoch"] == 2 and out.supernet_metrics["sample_passes"] == 512
+    # the search evaluated distinct subnets with inherited weights, in reused actors that
+    # all mapped the same single copy of the weights
+    assert len(out.search.results) == 6 and not out.search.num_errors
+    assert 1 <= len(out.candidates) <= 6 and len(out.top_k) == 2
+    accs = [row["inherited_acc"] for row in out.candidates]
+    assert accs == sorted(accs, reverse=True) and all(0.0 <= a <= 1.0 for a in accs)
+    pids = {r.metrics["pid"] for r in out.search.results}
+    assert len(pids) <= 2  # actors reused
+    assert all(r.metrics["zero_copy"] for r in out.search.results)  # object-store views
+    # the retrained winner is exactly a searched architecture: JSON, params and FLOPs
+    assert out.winner in [row["arch"] for row in out.top_k]
+    assert json.loads(json.dumps(out.winner)) == out.winner
+    searched = next(row for row in out.top_k if row["arch"] == out.winner)
+    expected = cost(out.winner, (40,), 10, latency=False)
+    assert out.winner_metrics["params"] == expected["params"] == searched["params"]
+    assert out.winner_metrics["flops"] == expected["flops"]
+    assert out.compute["supernet"] == 512 and out.compute["retrain"] >= 2 * 256
+    # a second call with resume=True reads every finished phase back: same outcome
+    _, again = _run(tmp_path, resume=True)
+    assert len(again.search.results) == 6 and len(again.retrain.results) == 2
+    assert again.candidates == out.candidates and again.winner == out.winner
+    assert again.supernet_metrics["sample_passes"] == 512
+
+
+@pytest.mark.slow
+def test_bench_oneshot_quick_runs(ray_local, tmp_path) -> None:
+    from raysearch.bench.oneshot import main
+
+    out = tmp_path / "bench.json"
+    args = ["--quick", "--out", str(tmp_path), "--json", str(out), "--sections", "ranking"]
+    assert main(args + ["search", "scaling"]) == 0
+    report = json.loads(out.read_text())
+    assert report["ranking"]["rows"] and "compute_ratio" in report["compare"]
+    assert all(row["zero_copy"] for row in report["scaling"]["rows"])

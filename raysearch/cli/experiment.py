@@ -1,4 +1,5 @@
-"""Experiment files: the YAML ``raysearch run`` executes (no Ray needed to read one).
+"""Experiment files: the YAML ``raysearch run`` executes (no Ray needed to read one, but
+for checking a ``budget``).
 
 ::
 
@@ -9,10 +10,13 @@
     space:                           # see raysearch.space.spec for every parameter form
       learning_rate: {float: [0.01, 0.3], log: true}
       num_leaves: {int: [4, 128], log: true}
-    searcher: sobol                  # or {name: sobol, seed: 0, ...constructor kwargs}
+    searcher: sobol                  # or {name: sobol, seed: 0, ...constructor kwargs};
+                                     # default auto (raysearch.searchers.auto)
     scheduler: fifo                  # or {name: ..., ...kwargs}
     num_samples: 40
-    time_budget_s: 600
+    time_budget_s: 600               # wall clock
+    budget: 500                      # total compute: 500 time_attr steps over all trials,
+                                     # or trial time: 30m, 90s, 2h (then num_samples may go)
     resources: {cpu: 1, gpu: 0}
     max_concurrent: 4
     storage_path: results            # relative paths are relative to the current directory
@@ -58,6 +62,7 @@ _SCHEMA: dict[str, tuple[bool, tuple[type, ...], str]] = {
     "scheduler": (False, (str, dict), "scheduler name or {name: ..., kwargs}"),
     "num_samples": (False, (int,), "number of trials"),
     "time_budget_s": (False, (int, float), "time budget in seconds"),
+    "budget": (False, (int, float, str), "total compute: steps (500) or trial time (30m)"),
     "resources": (False, (dict,), "per-trial resources {cpu: 1, gpu: 0}"),
     "max_concurrent": (False, (int,), "maximum concurrent trials"),
     "storage_path": (False, (str,), "where experiments are stored"),
@@ -75,6 +80,7 @@ _RUN_KEYS = (
     "mode",
     "num_samples",
     "time_budget_s",
+    "budget",
     "resources",
     "max_concurrent",
     "storage_path",
@@ -96,12 +102,13 @@ class Experiment:
     mode: str
     space: Space
     name: str | None = None
-    searcher: str = "random"
+    searcher: str = "auto"
     searcher_kwargs: dict[str, Any] = field(default_factory=dict)
     scheduler: str | None = None
     scheduler_kwargs: dict[str, Any] = field(default_factory=dict)
     num_samples: int | None = None
     time_budget_s: float | None = None
+    budget: float | str | None = None
     resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1.0})
     max_concurrent: int | None = None
     storage_path: str | None = None
@@ -113,7 +120,10 @@ class Experiment:
     source: str | None = None
 
     def build_searcher(self) -> Any:
-        """The core searcher this file names, bound to its space."""
+        """The core searcher this file names, bound to its space (None for ``auto``:
+        :func:`raysearch.run` picks one)."""
+        if self.searcher == "auto":
+            return None
         kwargs = {"seed": self.seed, **self.searcher_kwargs}  # the searcher's own seed wins
         return self._build(
             "searcher",
@@ -230,8 +240,13 @@ def _parse_space(data: Mapping[str, Any], where: str) -> Space:
 def _parse_strategies(data: Mapping[str, Any]) -> dict[str, Any]:
     """The searcher's and the scheduler's registry names and keyword arguments."""
     searcher, searcher_kwargs = _named(
-        data.get("searcher") or "random", "searcher", SEARCHERS.names()
+        data.get("searcher") or "auto", "searcher", [*SEARCHERS.names(), "auto"]
     )
+    if searcher == "auto" and searcher_kwargs:
+        raise ExperimentError(
+            f"searcher 'auto' takes no arguments (it picks the searcher and its defaults), got "
+            f"{', '.join(searcher_kwargs)}; name a searcher to pass arguments to it"
+        )
     scheduler: str | None = None
     scheduler_kwargs: dict[str, Any] = {}
     if data.get("scheduler") is not None:
@@ -284,6 +299,19 @@ def _parse_run_options(
     }
 
 
+def _budget(data: Mapping[str, Any], where: str) -> float | str | None:
+    value = data.get("budget")
+    if value is None:
+        return None
+    from raysearch.tune.budget import parse_budget  # loads Ray: only for a file with a budget
+
+    try:
+        parse_budget(value)
+    except ValueError as err:
+        raise ExperimentError(f"{where}: 'budget': {err}") from None
+    return value
+
+
 def _fail_fast(data: Mapping[str, Any], where: str) -> int:
     value = data.get("fail_fast")
     if value is None:
@@ -320,6 +348,7 @@ def parse_experiment(
         space=space,
         name=data.get("name"),
         time_budget_s=data.get("time_budget_s"),
+        budget=_budget(data, where),
         max_concurrent=data.get("max_concurrent"),
         seed=data.get("seed"),
         max_failures=int(data.get("max_failures", 0)),

@@ -9,6 +9,7 @@
     raysearch predict model_dir test.csv --out predictions.csv
     raysearch leaderboard EXPERIMENT_DIR        # the trials of an experiment, best first
     raysearch pbt-lineage EXPERIMENT_DIR        # plot a PBT/PB2 population's schedules (PNG)
+    raysearch report EXPERIMENT_DIR             # one self-contained HTML page of the experiment
     raysearch submit EXPERIMENT.yaml --address http://HEAD:8265   # run it on a cluster as a Ray job
     raysearch validate-cluster cluster/*.yaml   # check launcher YAMLs / KubeRay manifests offline
     raysearch list                              # registered searchers and schedulers
@@ -29,7 +30,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from raysearch.cli.automl import add_commands
+from raysearch.cli.automl import add_commands, verbosity
+from raysearch.cli.report import add_report_command, add_run_report_options, live_report_callbacks
 
 __all__ = ["main"]
 
@@ -113,6 +115,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     if args.num_samples is not None:
         experiment.num_samples = args.num_samples
+    if args.budget is not None:
+        experiment.budget = args.budget
     if args.resume and not experiment.name:
         raise CLIError(
             "--resume needs the experiment's name: set 'name' in the file or pass --name"
@@ -129,7 +133,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             searcher=experiment.build_searcher(),
             scheduler=experiment.build_scheduler(),
             resume=args.resume,
-            verbose=0 if args.quiet else 1,
+            callbacks=live_report_callbacks(args),
+            verbose=verbosity(args),
             **experiment.run_kwargs(),
         )
     except Interrupted as err:
@@ -167,6 +172,8 @@ def _resume_hint(args: argparse.Namespace, experiment: Any, err: Any) -> str:
         parts += ["--storage-path", err.storage_path]
     if args.num_samples is not None:
         parts += ["--num-samples", str(args.num_samples)]
+    if args.budget is not None:
+        parts += ["--budget", str(args.budget)]
     return (
         f"interrupted; the experiment's state is saved in {err.experiment_path}; continue it "
         f"with: {' '.join(shlex.quote(p) for p in parts)}"
@@ -193,7 +200,7 @@ def cmd_demo_tune(args: argparse.Namespace) -> int:
         num_samples=args.num_samples,
         storage_path=args.storage_path,
         name=args.name,
-        verbose=0 if args.quiet else 1,
+        verbose=verbosity(args),
     )
     _print_board(result.leaderboard, "auc", args.top)
     print(f"\nbest config: {result.best_config}")
@@ -305,6 +312,7 @@ def _job_entrypoint(args: argparse.Namespace, relative: Path) -> list[str]:
         ("--name", args.name),
         ("--storage-path", args.storage_path),
         ("--num-samples", args.num_samples),
+        ("--budget", args.budget),
     ):
         if value is not None:
             parts += [flag, str(value)]
@@ -410,7 +418,7 @@ def cmd_validate_cluster(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from raysearch.core.registry import SCHEDULERS, SEARCHERS
 
-    print("searchers: " + ", ".join(SEARCHERS.names()))
+    print("searchers: auto (the default: picks one of these), " + ", ".join(SEARCHERS.names()))
     print("schedulers: " + ", ".join(SCHEDULERS.names()))
     return 0
 
@@ -420,6 +428,11 @@ def _add_overrides(p: argparse.ArgumentParser, storage_help: str) -> None:
     p.add_argument("--name", help="override the experiment name")
     p.add_argument("--storage-path", help=storage_help)
     p.add_argument("--num-samples", type=int, help="override num_samples")
+    p.add_argument(
+        "--budget",
+        help="override budget: total compute over all trials, in the scheduler's time_attr "
+        "(500) or trial time (30m, 90s, 2h); trials keep starting until it is spent",
+    )
 
 
 def _add_run(sub: Any) -> None:
@@ -433,6 +446,10 @@ def _add_run(sub: Any) -> None:
     _add_overrides(p, "override storage_path")
     p.add_argument("--top", type=int, default=10, help="leaderboard rows to print (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="also Ray's and Tune's own messages"
+    )
+    add_run_report_options(p)  # --report [SECONDS], --report-out
     p.set_defaults(func=cmd_run)
 
 
@@ -446,6 +463,9 @@ def _add_demo_tune(sub: Any) -> None:
     p.add_argument("--name", default=None)
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="also Ray's and Tune's own messages"
+    )
     p.set_defaults(func=cmd_demo_tune)
 
 
@@ -500,6 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)  # automl, predict, demo (AutoML on a bundled data set)
     _add_demo_tune(sub)
     _add_experiment_dir_commands(sub)
+    add_report_command(sub)  # raysearch report DIR
     _add_submit(sub)
 
     p = sub.add_parser(

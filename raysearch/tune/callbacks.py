@@ -20,6 +20,7 @@ from ray.tune.utils import flatten_dict
 from raysearch.core.jsonlines import read_jsonlines
 from raysearch.core.state import atomic_write_json, read_json
 from raysearch.core.values import finite_float
+from raysearch.tune.budget import BudgetStop
 
 __all__ = [
     "TrialLog",
@@ -33,6 +34,7 @@ __all__ = [
     "EXPERIMENT_INFO",
     "read_trial_log",
     "read_experiment_info",
+    "LiveReport",
 ]
 
 logger = logging.getLogger("raysearch.progress")
@@ -302,9 +304,18 @@ def read_trial_log(experiment_dir: str | os.PathLike[str]) -> list[dict[str, Any
 
 
 class Progress(Callback):
-    """Logs one line every ``interval_s`` seconds: trials done/running/failed, best value."""
+    """Logs one line every ``interval_s`` seconds: trials done/running/failed, best value,
+    rate, and an ETA when the run has a budget or a number of trials."""
 
-    def __init__(self, metric: str, mode: str, total: int | None, interval_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        metric: str,
+        mode: str,
+        total: int | None,
+        interval_s: float = 5.0,
+        budget: BudgetStop | None = None,
+    ) -> None:
+        self.budget = budget  # its spent compute joins the line
         self.metric = metric
         self.mode = mode
         self.total = total
@@ -354,8 +365,11 @@ class Progress(Callback):
             else "no result yet"
         )
         rate = self._done / elapsed if elapsed > 0 else 0.0
+        if self.budget is not None:
+            best += f" | {self.budget.describe()}"
+        eta = "" if final else self._eta(elapsed)
         logger.info(
-            "%s%d%s trials done, %d running, %d failed | %s | %.1f s, %.2f trials/s",
+            "%s%d%s trials done, %d running, %d failed | %s | %.1f s, %.2f trials/s%s",
             "finished: " if final else "",
             self._done,
             total,
@@ -364,14 +378,29 @@ class Progress(Callback):
             best,
             elapsed,
             rate,
+            eta,
         )
+
+    def _eta(self, elapsed: float) -> str:
+        """The ETA suffix (", ETA 42 s") from the share of the budget (or of the trials) used so far."""
+        share = 0.0
+        if self.budget is not None and self.budget.amount > 0:
+            share = self.budget.spent / self.budget.amount
+        elif self.total:
+            share = (self._done + self._errors) / self.total
+        if not 0.0 < share < 1.0 or elapsed <= 0:
+            return ""
+        return f", ETA {elapsed * (1.0 - share) / share:.0f} s"
 
 
 def stop_criteria(stop: Any, run_callbacks: list[Any]) -> Any:
-    """The user's ``stop`` criteria, with the :class:`FailFast` callback's stopper if any."""
-    fail_fast = [cb.stopper() for cb in run_callbacks if isinstance(cb, FailFast)]
-    if not fail_fast or stop is None:
-        return fail_fast[0] if fail_fast else stop
+    """The user's ``stop`` criteria, with the stoppers of the :class:`FailFast` and
+    :class:`~raysearch.tune.budget.BudgetStop` callbacks if any."""
+    fail_fast = [cb.stopper() for cb in run_callbacks if isinstance(cb, FailFast | BudgetStop)]
+    if not fail_fast:
+        return stop
+    if stop is None:
+        return fail_fast[0] if len(fail_fast) == 1 else CombinedStopper(*fail_fast)
     if isinstance(stop, Mapping):
         return CombinedStopper(DictStopper(stop), *fail_fast)
     if isinstance(stop, Stopper):
@@ -381,3 +410,87 @@ def stop_criteria(stop: Any, run_callbacks: list[Any]) -> Any:
     if callable(stop):
         return CombinedStopper(FunctionStopper(stop), *fail_fast)
     return stop  # Tune reports what is wrong with it
+
+
+class LiveReport(Callback):
+    """Rewrites the experiment's report page (:mod:`raysearch.report`) every ``interval_s``
+    seconds during a run, and once more at its end, so a long job can be watched in a
+    browser from the driver's machine (``raysearch run EXP.yaml --report``).
+
+    The page is made from the driver's staging copy of the experiment directory (where Tune
+    and raysearch write the trial log, results and scheduler state first), in a background
+    thread so that the run never waits on it (a render still going when the next is due is
+    skipped); while the run goes on, the page reloads itself every ``interval_s``. A report
+    that fails is logged once and the run continues.
+
+    Args:
+        out: the HTML file (default ``<experiment name>-report.html`` in the working
+            directory).
+        interval_s: seconds between two pages.
+        **report_kwargs: passed to :func:`raysearch.report.write_report` (``metric``,
+            ``mode``, ``objectives``).
+    """
+
+    def __init__(
+        self,
+        out: str | os.PathLike[str] | None = None,
+        interval_s: float = 30.0,
+        **report_kwargs: Any,
+    ) -> None:
+        if not interval_s > 0:
+            raise ValueError(f"interval_s must be > 0, got {interval_s!r}")
+        self.out = None if out is None else Path(out).expanduser().resolve()
+        self.interval_s = float(interval_s)
+        self.report_kwargs = report_kwargs
+        self._last = time.monotonic()
+        self._thread: Any = None
+        self._failed = False
+        self.pages = 0  #: pages written so far
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles the run's callbacks with the Tuner (tuner.pkl): no thread in there
+        return {**self.__dict__, "_thread": None}
+
+    def _target(self, trials: list[Trial]) -> tuple[Path, Path] | None:
+        storage = next((t.storage for t in trials if t.storage is not None), None)
+        if storage is None:
+            return None
+        directory = Path(storage.experiment_driver_staging_path)
+        out = self.out or Path.cwd() / f"{storage.experiment_dir_name}-report.html"
+        return directory, out
+
+    def _write(self, directory: Path, out: Path, refresh_s: float | None) -> None:
+        from raysearch.report import write_report
+
+        try:
+            write_report(directory, out, refresh_s=refresh_s, **self.report_kwargs)
+            self.pages += 1
+        except FileNotFoundError:
+            pass  # no trial has started yet
+        except Exception as err:  # a report must never stop the run
+            if not self._failed:
+                logger.warning("the live report failed (the run goes on): %r", err)
+            self._failed = True
+
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        now = time.monotonic()
+        if now - self._last < self.interval_s or (self._thread and self._thread.is_alive()):
+            return
+        target = self._target(trials)
+        if target is None:
+            return
+        import threading
+
+        self._last = now
+        self._thread = threading.Thread(
+            target=self._write, args=(*target, self.interval_s), daemon=True
+        )
+        self._thread.start()
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        target = self._target(trials)
+        if target is not None:
+            self._write(*target, None)
+            logger.info("report: %s", target[1])

@@ -36,6 +36,7 @@ from raysearch.core.registry import SCHEDULERS, SEARCHERS
 from raysearch.core.scheduler import Scheduler as CoreScheduler
 from raysearch.core.searcher import Searcher as CoreSearcher
 from raysearch.space import Space
+from raysearch.tune.budget import BudgetStop, parse_budget, scheduler_time_attr
 from raysearch.tune.callbacks import FailFast, TrialsFailedError, stop_criteria
 from raysearch.tune.outcomes import Interrupted, TuneLogs, reraise_clearly
 from raysearch.tune.resources import (
@@ -79,6 +80,7 @@ class RunSettings:
     scheduler: Any
     num_samples: int | None
     time_budget_s: float | None
+    budget: float | str | None
     resources: Mapping[str, float] | None
     max_concurrent: int | None
     storage_path: str | None
@@ -112,6 +114,8 @@ class RunSettings:
             )
         if self.time_budget_s is not None and not (self.time_budget_s > 0):
             raise ValueError(f"time_budget_s must be > 0, got {self.time_budget_s!r}")
+        if self.budget is not None:
+            parse_budget(self.budget)
         if self.resume and self.name is None:
             raise ValueError("resume=True needs the experiment's name (storage_path/name)")
         if self.checkpoint_every_s is not None and not self.checkpoint_every_s >= 0:
@@ -163,10 +167,11 @@ def run(
     *,
     metric: str,
     mode: str,
-    searcher: Any = None,
+    searcher: Any = "auto",
     scheduler: Any = None,
     num_samples: int | None = None,
     time_budget_s: float | None = None,
+    budget: float | str | None = None,
     resources: Mapping[str, float] | None = None,
     max_concurrent: int | None = None,
     storage_path: str | None = None,
@@ -191,12 +196,13 @@ def run(
         param_space: a Tune ``param_space`` (domains, ``grid_search``, constants) or a
             :class:`raysearch.space.Space` (conditional/nested spaces).
         metric, mode: the reported metric to optimise and ``"min"``/``"max"``.
-        searcher: a registered name (``random``, ``sobol``, ``grid``, ...), a raysearch
-            searcher (core or Tune plugin) or any Ray Tune searcher. Default random.
+        searcher: ``"auto"`` (GP, TPE, evolution or grid, see :mod:`raysearch.searchers.auto`),
+            a registered name, a raysearch searcher (core or Tune plugin) or a Ray Tune one.
         scheduler: a registered name, a raysearch scheduler or a Ray Tune scheduler.
         num_samples: number of trials; None means until the searcher is finished (grid,
-            exhausted finite space) or ``time_budget_s`` runs out.
-        time_budget_s: stop starting trials after this many seconds.
+            exhausted finite space), ``time_budget_s`` runs out or ``budget`` is spent.
+        time_budget_s: stop starting trials after this many seconds (wall clock).
+        budget: total compute of all trials: ``time_attr`` steps (500) or trial time ("30m").
         resources: per trial, e.g. ``{"cpu": 1, "gpu": 0.25}`` (default one CPU).
         max_concurrent: concurrent trials; default: as many as the cluster fits.
         storage_path, name: where the experiment lives (``storage_path/name``); Tune's
@@ -232,8 +238,7 @@ def run(
         Interrupted: Ctrl-C (a ``KeyboardInterrupt``; the experiment is saved, continue it
             with ``resume=True``).
     """
-    # every argument but the trainable, by name (at the top of the function, locals() holds
-    # exactly the arguments)
+    # every argument but the trainable, by name (here locals() holds exactly the arguments)
     settings = RunSettings(**{k: v for k, v in locals().items() if k != "trainable"})
     return _run(trainable, settings)
 
@@ -245,7 +250,7 @@ def _run(trainable: Callable[..., Any] | type, settings: RunSettings) -> RunResu
             f"trainable must be a function or a tune.Trainable class, got {trainable!r}"
         )
     _setup_logging(settings.verbose)
-    init_ray(settings.ray_address, quiet=settings.verbose <= 0)
+    init_ray(settings.ray_address, quiet=settings.verbose < 2)  # Ray chatter: -v only
     request = check_resources(settings.resources or {"cpu": 1.0})
     concurrency = (
         int(settings.max_concurrent) if settings.max_concurrent else cluster_concurrency(request)
@@ -255,8 +260,10 @@ def _run(trainable: Callable[..., Any] | type, settings: RunSettings) -> RunResu
         trainable, settings, search, request, concurrency
     )
     FailFast.stopped = None
+    BudgetStop.start(settings.budget)
     grid, elapsed = _fit_quietly(settings, wrapped, search.tune_space, tune_config, run_config)
     FailFast.raise_if_stopped(str(grid.experiment_path))
+    BudgetStop.log_summary()
     result = run_result(grid, settings.metric, settings.mode, elapsed)
     logger.info("results in %s", result.experiment_path)
     return result
@@ -295,13 +302,29 @@ def _make_search_alg(
     return alg
 
 
+def _auto_searcher(
+    settings: RunSettings, space: Space | Mapping[str, Any], concurrency: int
+) -> str:
+    """``searcher="auto"``: what :func:`raysearch.searchers.auto.choose` picks, logged."""
+    from raysearch.searchers.auto import choose
+    from raysearch.tune.space import from_tune
+
+    target = space if isinstance(space, Space) else from_tune(dict(space))
+    n = settings.num_samples if settings.num_samples and settings.num_samples > 0 else None
+    choice = choose(target, n_trials=n, parallelism=concurrency)
+    logger.info("%s", choice.line())
+    return choice.name
+
+
 def _make_scheduler(scheduler: Any, seed: int | None) -> Any:
     from ray.tune.schedulers import TrialScheduler
 
     from raysearch.tune.exploit import wrap
 
     if scheduler is None:
-        return None
+        # raysearch's FIFO rather than Tune's default: it snapshots the experiment whenever
+        # a trial ends, so a resume after a crash never reruns a finished trial.
+        scheduler = "fifo"
     if isinstance(scheduler, str):
         kwargs = (
             {"seed": seed}
@@ -364,7 +387,10 @@ def _make_search(settings: RunSettings, concurrency: int) -> _Search:
                 f"param_space must be a dict or a raysearch Space, got {type(param_space).__name__}"
             )
         tune_space = dict(param_space)
-    search_alg = _make_search_alg(settings.searcher, space, settings.seed, None)
+    searcher = settings.searcher
+    if searcher is None or (isinstance(searcher, str) and searcher.lower() == "auto"):
+        searcher = _auto_searcher(settings, space or tune_space, concurrency)
+    search_alg = _make_search_alg(searcher, space, settings.seed, None)
     trial_scheduler = _make_scheduler(settings.scheduler, settings.seed)
     if isinstance(search_alg, TuneSearcher):
         search_alg.max_concurrent = concurrency
@@ -374,9 +400,10 @@ def _make_search(settings: RunSettings, concurrency: int) -> _Search:
     num_samples = settings.num_samples
     if num_samples is None:
         finite = isinstance(search_alg, TuneSearcher) and search_alg.core.is_finite()
-        if settings.time_budget_s is None and not finite:
+        if settings.time_budget_s is None and settings.budget is None and not finite:
             raise ValueError(
-                "give num_samples or time_budget_s: this searcher never runs out of trials by itself"
+                "give num_samples or time_budget_s (or a compute budget): this searcher never "
+                "runs out of trials by itself"
             )
         num_samples = -1
     return _Search(tune_space, search_alg, trial_scheduler, num_samples)
@@ -388,6 +415,7 @@ def _callbacks(settings: RunSettings, search: _Search) -> list[Any]:
     from ray.tune.logger import JsonLoggerCallback
 
     from raysearch.tune.callbacks import Progress, TrialLog
+    from raysearch.tune.outcomes import SilentTrialProgress
     from raysearch.tune.scheduler import SchedulerStateCallback, TuneScheduler
 
     info = {
@@ -397,13 +425,19 @@ def _callbacks(settings: RunSettings, search: _Search) -> list[Any]:
         "scheduler": repr(search.scheduler),
     }
     run_callbacks: list[Any] = [TrialLog(info)]
+    if settings.verbose < 2:
+        run_callbacks.append(SilentTrialProgress())
     if settings.fail_fast:
         run_callbacks.append(FailFast(settings.fail_fast))
+    budget = None
+    if settings.budget is not None:
+        given = parse_budget(settings.budget)
+        budget = BudgetStop(given.amount, given.attr or scheduler_time_attr(search.scheduler))
+        run_callbacks.append(budget)
     if settings.verbose > 0:
         num_samples = search.num_samples
-        run_callbacks.append(
-            Progress(settings.metric, settings.mode, num_samples if num_samples > 0 else None)
-        )
+        total = num_samples if num_samples > 0 else None
+        run_callbacks.append(Progress(settings.metric, settings.mode, total, budget=budget))
     if settings.loggers == "json":
         run_callbacks.append(JsonLoggerCallback())
     if isinstance(search.scheduler, TuneScheduler):
@@ -465,6 +499,9 @@ def _tune_environ(settings: RunSettings) -> dict[str, str | None]:
         # Tune's full traceback of every failed trial: raysearch logs one line per failure
         # (the traceback stays in the trial's error.txt).
         "TUNE_PRINT_ALL_TRIAL_ERRORS": None if settings.verbose >= 2 else "0",
+        # raysearch's schedulers ask for a snapshot whenever a trial ends (so a resume never
+        # reruns a finished trial): not the "snapshotting triggered multiple times" warning.
+        "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
     }
     if settings.checkpoint_every_s is not None:
         env["TUNE_GLOBAL_CHECKPOINT_S"] = str(settings.checkpoint_every_s)

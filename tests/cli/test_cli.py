@@ -195,8 +195,8 @@ def test_ctrl_c_exits_130_with_the_resume_command_and_resume_keeps_every_trial(t
             "unknown searcher 'rnd'",
         ),
         (
-            "trainable: raysearch.examples.demo:train_lightgbm\nmetric: a\nmode: max\nspace: {x: {float: [0, 1]}}\nbudget: 3\n",
-            "unknown key 'budget'",
+            "trainable: raysearch.examples.demo:train_lightgbm\nmetric: a\nmode: max\nspace: {x: {float: [0, 1]}}\nbudgets: 3\n",
+            "unknown key 'budgets' (did you mean 'budget'?)",
         ),
     ],
 )

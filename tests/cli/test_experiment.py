@@ -90,3 +90,18 @@ def test_packaged_example_is_valid():
     path = files("raysearch") / "examples" / "quickstart.yaml"
     exp = load_experiment(str(path))
     assert exp.metric == "auc" and exp.name == "quickstart"
+
+
+def test_budget_and_the_auto_searcher():
+    exp = parse_experiment({**BASE, "budget": "30m"})
+    assert exp.budget == "30m" and exp.run_kwargs()["budget"] == "30m"
+    assert parse_experiment({**BASE, "budget": 500}).run_kwargs()["budget"] == 500
+    # no searcher: "auto", which raysearch.run resolves (build_searcher leaves it to it)
+    assert exp.searcher == "auto" and exp.build_searcher() is None
+    assert parse_experiment({**BASE, "searcher": "auto"}).build_searcher() is None
+    with pytest.raises(ExperimentError, match="'budget'.*got 'lots'"):
+        parse_experiment({**BASE, "budget": "lots"})
+    with pytest.raises(ExperimentError, match="'budget'.*must be > 0"):
+        parse_experiment({**BASE, "budget": 0})
+    with pytest.raises(ExperimentError, match="searcher 'auto' takes no arguments"):
+        parse_experiment({**BASE, "searcher": {"name": "auto", "seed": 1}})

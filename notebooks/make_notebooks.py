@@ -853,6 +853,249 @@ ray.shutdown()""",
     ),
 ]
 
+FORECAST = [
+    (
+        "md",
+        """# Time-series forecasting with `AutoML(task="forecast")`
+
+One global LightGBM model learns from every series of a panel at once: lag, seasonal-lag and
+rolling-window features, calendar parts, each series scaled and differenced so that series
+of any level share one model. Configurations are compared by time-ordered backtests
+(expanding windows: a model only ever sees values before its cutoff), the best are
+ensembled with seasonal naive, and prediction intervals come from the backtest residuals.
+The data here is generated: 30 monthly series with trends and seasons of their own.""",
+    ),
+    (
+        "code",
+        """import logging
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from raysearch import AutoML
+from raysearch.automl.forecast.backtest import mase, mase_scale
+from raysearch.automl.forecast.data import synthetic_panel
+
+warnings.filterwarnings("ignore")
+logging.getLogger("raysearch").setLevel(logging.WARNING)
+
+H = 12
+frame = synthetic_panel(n_series=30, length=120, season=12, seed=0)
+last = frame.groupby("series").cumcount(ascending=False) < H
+train, test = frame[~last], frame[last]
+frame.head()""",
+    ),
+    (
+        "md",
+        """## Fit within a budget
+
+`horizon` steps ahead for each `id_column` series. With a budget under a minute (and no Ray
+running) the search runs in this process; longer budgets run its trials on Ray.""",
+    ),
+    (
+        "code",
+        """model = AutoML(
+    "y", task="forecast", time_column="date", id_column="series", horizon=H,
+    time_budget_s=15, seed=0, verbose=0,
+)
+model.fit(train)
+model.leaderboard()[["model", "mase", "weight", "target", "n_lags", "log"]].head(6)""",
+    ),
+    (
+        "code",
+        """forecast = model.predict()  # the next H months after each series' last value
+forecast.head()""",
+    ),
+    (
+        "md",
+        """## Held-out accuracy against seasonal naive
+
+MASE divides the mean absolute error by the in-sample mean absolute seasonal difference:
+seasonal naive (last year's value) scores about 1.""",
+    ),
+    (
+        "code",
+        """merged = test.merge(forecast, on=["series", "date"], suffixes=("", "_hat"))
+rows = []
+for key, g in merged.groupby("series"):
+    history = train.loc[train["series"] == key, "y"].to_numpy()
+    scale = mase_scale(history, 12)
+    naive = history[-12:][: len(g)]
+    rows.append((mase(g["y"].to_numpy(), g["y_hat"].to_numpy(), scale),
+                 mase(g["y"].to_numpy(), naive, scale)))
+ours, naive = np.mean(rows, axis=0)
+inside = ((merged["q0.1"] <= merged["y"]) & (merged["y"] <= merged["q0.9"])).mean()
+print(f"MASE raysearch {ours:.3f}, seasonal naive {naive:.3f}")
+print(f"actual values inside the 10-90% interval: {inside:.0%}")""",
+    ),
+    (
+        "code",
+        """fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+for ax, key in zip(axes, ["s000", "s001", "s002"]):
+    h, f, t = (d[d["series"] == key] for d in (train, forecast, test))
+    ax.plot(h["date"].iloc[-48:], h["y"].iloc[-48:], color="k", lw=1, label="history")
+    ax.plot(t["date"], t["y"], color="k", lw=1, ls="--", label="actual")
+    ax.plot(f["date"], f["y"], color="C1", label="forecast")
+    ax.fill_between(f["date"], f["q0.1"], f["q0.9"], color="C1", alpha=0.25, label="10-90%")
+    ax.set_title(key)
+    ax.tick_params(axis="x", labelrotation=30)
+axes[0].legend(fontsize=8)
+fig.tight_layout()""",
+    ),
+    (
+        "md",
+        """## Why the backtest cannot leak
+
+Every feature reads the series through `past(z, t, back)`, which refuses `back < 0` (a value
+after the origin `t`), and each backtest window builds its model from a copy of the values
+before its cutoff. A feature that peeks into the future raises:""",
+    ),
+    (
+        "code",
+        """from raysearch.automl.forecast.features import past
+
+z = np.arange(10.0)
+print("z[t - 2] at t = 5:", past(z, np.array([5]), 2))
+try:
+    past(z, np.array([5]), -1)
+except ValueError as err:
+    print("ValueError:", err)""",
+    ),
+]
+
+ONESHOT = [
+    (
+        "md",
+        """# One-shot NAS: a supernet, inherited weights, three Tune experiments
+
+Training every candidate from scratch is what made early NAS cost thousands of GPU-days.
+A **supernet** holds every architecture of a space in one module (weights shared: each
+subnet slices the largest weights); after training it once, any architecture is scored in
+a forward pass with the weights it *inherits*. Here: the macro space on MNIST-1D, the
+ranking the supernet gives against stand-alone training, then the whole search as three
+Ray Tune experiments (`presets.oneshot`), whose retrained winner is the searched
+architecture.""",
+    ),
+    (
+        "code",
+        """import logging
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from scipy.stats import kendalltau
+
+from raysearch.nas import SuperNetTrainer, cost, macro_chain, recalibrate_bn
+from raysearch.nas.datasets import mnist1d_task
+from raysearch.nas.supernet import accuracy
+from raysearch.nas.trainable import train_arch
+
+warnings.filterwarnings("ignore")
+logging.getLogger("raysearch").setLevel(logging.WARNING)
+torch.set_num_threads(1)
+
+task = mnist1d_task(max_epochs=2, n_train=1000, n_val=500, batch_size=32)
+task.latency_repeats = 0
+space = macro_chain(max_blocks=3, ops=("conv", "sep_conv"), widths=(8, 16), kernels=(3, 5),
+                    expansions=(1,), stem_width=8)
+trainer = SuperNetTrainer(space, task.train_data, (40,), 10, sampler="uniform",
+                          batch_size=32, epochs=8, seed=0)
+for _ in range(8):
+    metrics = trainer.train_epoch()
+supernet = trainer.model
+print(f"supernet: {sum(p.numel() for p in supernet.parameters())} weights, "
+      f"train loss {metrics['train_loss']:.3f} after {metrics['sample_passes']} sample-passes")""",
+    ),
+    (
+        "md",
+        """## extract(arch) is the active path
+
+`extract` builds the architecture with the ordinary builder and copies the inherited
+weights in: it computes exactly what the supernet computes on that path.""",
+    ),
+    (
+        "code",
+        """arch = space.to_config(space.sample(np.random.default_rng(1)))
+supernet.eval()
+supernet.set_active(arch)
+sub = supernet.extract(arch).eval()
+x = torch.as_tensor(task.val_data[0][:64])
+print("same outputs:", torch.allclose(supernet(x), sub(x), atol=1e-6))
+print("params:", sum(p.numel() for p in sub.parameters()), "=", cost(arch, (40,), 10,
+      latency=False)["params"])""",
+    ),
+    (
+        "md",
+        """## Does the supernet rank architectures like stand-alone training?
+
+Twelve random architectures, trained stand-alone for two epochs, against their inherited
+accuracy, with and without recalibrating BatchNorm on a fixed subset of the training data
+(the supernet's running statistics are a blend of every path it trained).""",
+    ),
+    (
+        "code",
+        """rng = np.random.default_rng(7)
+archs = [space.to_config(space.sample(rng)) for _ in range(12)]
+xv, yv = task.val_data
+calib = task.train_data[0][:500]
+standalone = [train_arch(a, task, epochs=2, device="cpu")[1]["val_acc"] for a in archs]
+raw = [accuracy(supernet.extract(a), xv, yv) for a in archs]
+recal = [accuracy(recalibrate_bn(supernet.extract(a), calib), xv, yv) for a in archs]
+fig, ax = plt.subplots(figsize=(5, 4))
+ax.scatter(standalone, recal, label=f"BN recalibrated (tau {kendalltau(recal, standalone)[0]:.2f})")
+ax.scatter(standalone, raw, marker="x", label=f"not recalibrated (tau {kendalltau(raw, standalone)[0]:.2f})")
+ax.set_xlabel("stand-alone accuracy")
+ax.set_ylabel("inherited-weight accuracy")
+ax.legend(fontsize=8)
+fig.tight_layout()""",
+    ),
+    (
+        "md",
+        """## The search as three Tune experiments
+
+`presets.oneshot` runs (1) one trial that trains and checkpoints the supernet, (2) a search
+where `EvolutionSearch` proposes architectures and each trial scores one with inherited
+weights (the weights go once into Ray's object store; reused actors map them read-only),
+(3) the top-k retrained from scratch under ASHA. Every phase resumes like any raysearch
+experiment (`resume=True`).""",
+    ),
+    (
+        "code",
+        """import tempfile
+
+import ray
+
+from raysearch.tune import presets
+
+ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+out = presets.oneshot(space, task, supernet_epochs=4, batch_size=32, search_samples=12,
+                      calib_size=500, top_k=2, retrain_epochs=2, max_concurrent=2,
+                      storage_path=tempfile.mkdtemp(), name="oneshot", seed=0)
+print("searched:", len(out.candidates), "architectures; best inherited accuracy",
+      round(out.candidates[0]["inherited_acc"], 3))
+print("compute (sample-passes):", {k: round(v) for k, v in out.compute.items()})""",
+    ),
+    (
+        "md",
+        """## The retrained winner is the searched architecture
+
+Its config is the architecture's JSON, so it rebuilds with the same parameter count and
+FLOPs anywhere.""",
+    ),
+    (
+        "code",
+        """import json
+
+print(json.dumps(out.winner, indent=1)[:400], "...")
+again = cost(json.loads(json.dumps(out.winner)), (40,), 10, latency=False)
+print("val_acc", round(out.winner_metrics["val_acc"], 3), "params",
+      out.winner_metrics["params"], "=", again["params"], "FLOPs",
+      out.winner_metrics["flops"], "=", again["flops"])""",
+    ),
+]
+
 NOTEBOOKS = {
     "01-quickstart.ipynb": QUICKSTART,
     "02-bayesian-optimization.ipynb": BAYES_OPT,
@@ -861,6 +1104,8 @@ NOTEBOOKS = {
     "05-tabular-and-torch-trainables.ipynb": TRAINABLES,
     "06-tabular-automl.ipynb": AUTOML,
     "07-neural-architecture-search.ipynb": NAS,
+    "08-one-shot-nas.ipynb": ONESHOT,
+    "09-time-series-forecasting.ipynb": FORECAST,
 }
 
 

@@ -15,10 +15,13 @@ How ``fit`` spends the budget (every step on Ray, so a cluster's CPUs/GPUs are a
    are poor (folds completed are the fidelity).
 4. **Ensemble**: greedy ensemble selection (Caruana) over the out-of-fold predictions of the
    best models, or stacking; it is used when it beats the best single model on the same
-   out-of-fold rows.
+   out-of-fold rows. ``fit(infer_limit=...)`` keeps it within a prediction time per row,
+   and ``refit_full()`` refits its members on all rows (one model per member, not one per
+   fold): :mod:`~raysearch.automl.predictor`, :mod:`~raysearch.automl.inference`.
 
-Every trial gets an absolute deadline, so fit returns within the budget (the reserve for
-ensembling is kept back from the search). The data goes to Ray's object store once.
+Every trial gets an absolute deadline, so fit returns within the budget, counted on the
+user's clock from the call (importing and starting Ray included; the reserve for what follows
+the search is kept back from it). The data goes to Ray's object store once.
 
 This module is the estimator; ``fit``'s phases are its methods, over the pieces in
 :mod:`~raysearch.automl.search` (the folds, the space across families, the searcher and the
@@ -31,11 +34,11 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,11 +50,14 @@ from raysearch.automl.budget import (
     ensemble_reserve,
     estimate_table,
 )
-from raysearch.automl.ensemble import GreedyEnsemble, StackedEnsemble
+from raysearch.automl.ensemble import StackedEnsemble
 from raysearch.automl.features import DataError, TablePrep
 from raysearch.automl.files import load_model, load_table, save_model
+from raysearch.automl.forecast import forecaster_for
+from raysearch.automl.inference import permutation_importance
 from raysearch.automl.learners import LEARNERS
 from raysearch.automl.metrics import Metric, default_metric, get_metric
+from raysearch.automl.predictor import EnsemblePredictor
 from raysearch.automl.search import (
     Folds,
     make_folds,
@@ -111,7 +117,7 @@ class FitContext:
         return np.concatenate([v for _, v in self.folds])
 
 
-class AutoML:
+class AutoML(EnsemblePredictor):
     """Tabular AutoML on Ray with scikit-learn conventions.
 
     Args:
@@ -129,7 +135,9 @@ class AutoML:
         cv_max_rows: tables with more rows use a holdout instead of cross-validation.
         ensemble: ``"greedy"`` (default), ``"stack"`` or None.
         searcher: a registered searcher name (default ``"tpe"``, ``"random"`` if TPE is missing).
-        verbose: 0 silent, 1 progress lines.
+        verbose: 0 silent, 1 progress lines, 2 also Ray's start-up messages.
+        task, time_column, id_column, horizon: ``task="forecast"`` forecasts ``label`` ``horizon``
+            steps ahead (:class:`raysearch.automl.forecast.Forecaster`; ``predict`` -> a table).
 
     Example::
 
@@ -153,6 +161,10 @@ class AutoML:
         ensemble: str | None = "greedy",
         searcher: str = "tpe",
         verbose: int = 1,
+        task: str | None = None,
+        time_column: str | None = None,
+        id_column: str | None = None,
+        horizon: int | None = None,
     ) -> None:
         if not isinstance(label, str) or not label:
             raise ValueError(f"label must be a column name, got {label!r}")
@@ -183,6 +195,7 @@ class AutoML:
         self.ensemble = ensemble
         self.searcher = searcher
         self.verbose = verbose
+        self.forecaster = forecaster_for(self, task, time_column, id_column, horizon)
 
     # ------------------------------------------------------------------ fit
     def _read(self, data: Any) -> tuple[pd.DataFrame, TablePrep, str]:
@@ -285,23 +298,42 @@ class AutoML:
         board: pd.DataFrame = result.leaderboard
         return board
 
-    def fit(self, data: Any) -> AutoML:
-        """Searches models for ``data`` within ``time_budget_s`` (see the module docstring)."""
+    def fit(self, data: Any, infer_limit: float | None = None) -> AutoML:
+        """Searches models for ``data`` within ``time_budget_s`` (see the module docstring).
+
+        Args:
+            infer_limit: the most seconds per row the final ensemble may take to predict
+                (preprocessing included, timed on batches of ``INFER_BATCH`` rows), as
+                AutoGluon's: ensemble selection keeps within it (the fastest model when no
+                model is fast enough). None: no limit.
+        """
+        if self.forecaster is not None:  # task="forecast"
+            self.forecaster.fit(data)
+            return self
+        start = time.time()  # the user's clock: importing and starting Ray count too
         import ray
 
         from raysearch.tune.resources import init_ray
 
-        start = time.time()
+        if infer_limit is not None and not infer_limit > 0:
+            raise ValueError(f"infer_limit must be > 0 seconds per row, got {infer_limit!r}")
+        self.infer_limit = infer_limit
         deadline = start + self.time_budget_s
         ctx = self._prepare(data)
         # Unpickling the trials' models imports their libraries in this process; do it while
         # the search runs instead of after it (torch alone takes seconds).
         warmup = threading.Thread(target=import_families, args=(self.families,), daemon=True)
         warmup.start()
-        init_ray(quiet=not self.verbose)
+        ray_start = time.time()
+        init_ray(quiet=self.verbose < 2)  # Ray start-up chatter only at verbose=2
         prepared = time.time()
         reserve = ensemble_reserve(
-            ctx.metric, ctx.y[ctx.valid_rows], ctx.n_classes, ctx.task, self.time_budget_s
+            ctx.metric,
+            ctx.y[ctx.valid_rows],
+            ctx.n_classes,
+            ctx.task,
+            self.time_budget_s,
+            ray_start_s=prepared - ray_start,
         )
         search_deadline = deadline - reserve
         store = artifact_store().remote(keep=25, higher_is_better=ctx.metric.higher_is_better)
@@ -311,13 +343,15 @@ class AutoML:
         items = ray.get(store.summary.remote())
         collected = time.time()
         try:
-            self._finish(items, board, ctx)
-            used = [m for m in self.members_.values() if self._used(m)]
-            fetched = ray.get(store.models.remote([m.trial_id for m in used]))
-            for m in used:
-                m.models = pickle.loads(fetched[m.trial_id])
+            self._finish(items, board, ctx, deadline - 1.0)  # 1 s to fetch the models
+            self._fetch_models(store)
+            if infer_limit is not None:
+                self._within_infer_limit(ctx, store, infer_limit, deadline)
         finally:
             ray.kill(store)
+        for m in self.members_.values():
+            m.oof = None  # not needed for prediction; keeps saved models small
+        self._train_views, self._train_y = ctx.views, ctx.y  # for refit_full (not saved)
         self.fit_time_s_ = time.time() - start
         if self.verbose:
             top = self.leaderboard_.iloc[0]
@@ -335,11 +369,17 @@ class AutoML:
             "search_s": searched - prepared,
             "collect_s": collected - searched,
             "ensemble_s": time.time() - collected,
+            "ray_start_s": prepared - ray_start,
+            "reserve_s": reserve,
         }
         return self
 
     def _finish(
-        self, items: dict[str, dict[str, Any]], board: pd.DataFrame, ctx: FitContext
+        self,
+        items: dict[str, dict[str, Any]],
+        board: pd.DataFrame,
+        ctx: FitContext,
+        deadline: float | None = None,
     ) -> None:
         """The fitted state from the kept trials: members, ensemble, leaderboard."""
         if not items:
@@ -369,69 +409,15 @@ class AutoML:
         self.task_, self.n_classes_ = ctx.task, ctx.n_classes
         self.validation_ = ctx.plan
         self.members_ = {m.name: m for m in members}
-        self.weights_: dict[str, float] = {members[0].name: 1.0}
+        self.weights_: dict[str, float] = {}
         self.stack_: StackedEnsemble | None = None
         self.ensemble_score_: float | None = None
+        self._select(members, ctx, deadline)
         best = members[0]
-        if self.ensemble and len(members) > 1:
-            self._ensemble(members, ctx)
-        for m in members:
-            m.oof = None  # not needed for prediction; keeps saved models small
         self.best_config_ = {"family": best.family, **best.config}
         self.classes_ = None if ctx.task == "regression" else list(ctx.prep.classes_ or [])
         self.leaderboard_ = self._leaderboard(members)
         self.trials_ = board
-
-    def _ensemble(self, members: list[_Member], ctx: FitContext) -> None:
-        """Keeps the greedy ensemble or the stack when it beats the best model out of fold."""
-        metric, sign = ctx.metric, -1.0 if ctx.metric.higher_is_better else 1.0
-        rows = ctx.valid_rows
-        y = ctx.y[rows]
-        preds = {m.name: m.oof[rows] for m in members if m.oof is not None}
-        best = preds[members[0].name]
-        if self.ensemble == "greedy":
-            greedy = GreedyEnsemble().fit(preds, y, metric.loss, rounds=40)
-            if greedy.loss < metric.loss(y, best) - 1e-12:
-                self.weights_ = greedy.weights
-                self.ensemble_score_ = sign * greedy.loss
-        else:
-            stack = StackedEnsemble(classification=ctx.task != "regression", seed=self.seed)
-            stack.fit(preds, y, metric.loss)
-            if stack.loss < metric.loss(y, best):
-                self.stack_ = stack
-                self.ensemble_score_ = sign * stack.loss
-
-    def _leaderboard(self, members: list[_Member]) -> pd.DataFrame:
-        """One row per kept model (and the ensemble's, if used), best first."""
-        records = []
-        for m in members:
-            records.append(
-                {
-                    "model": m.name,
-                    "family": m.family,
-                    "score": m.score,
-                    "fit_time_s": m.fit_time,
-                    "predict_time_s": m.predict_time,
-                    "in_ensemble": m.name in self.weights_
-                    or (self.stack_ is not None and m.name in self.stack_.members),
-                }
-            )
-        if self.ensemble_score_ is not None:
-            names = list(self.stack_.members) if self.stack_ is not None else list(self.weights_)
-            records.append(
-                {
-                    "model": "ensemble" if self.stack_ is None else "stack",
-                    "family": "ensemble",
-                    "score": self.ensemble_score_,
-                    "fit_time_s": sum(self.members_[n].fit_time for n in names),
-                    "predict_time_s": sum(self.members_[n].predict_time for n in names),
-                    "in_ensemble": True,
-                }
-            )
-        board_frame = pd.DataFrame(records)
-        return board_frame.sort_values(
-            "score", ascending=not self.metric_.higher_is_better, kind="stable"
-        ).reset_index(drop=True)
 
     # ------------------------------------------------------------------ budget estimate
     def estimate(self, data: Any, time_budget_s: float | None = None) -> pd.DataFrame:
@@ -460,57 +446,16 @@ class AutoML:
         return estimate_table(rows, len(folds), plan, budget, prepare_s, slots)
 
     # ------------------------------------------------------------------ predict
-    def _used(self, member: _Member) -> bool:
-        """Whether the final prediction uses this member."""
-        if self.stack_ is not None:
-            return member.name in self.stack_.members
-        return member.name in self.weights_
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "members_"):
-            raise RuntimeError("this AutoML is not fitted yet: call fit() first")
-
-    def _member_pred(self, member: _Member, views: dict[str, pd.DataFrame]) -> np.ndarray:
-        learner = LEARNERS[member.family]
-        view = views[learner.view]
-        if member.models is None:
-            raise RuntimeError(f"{member.name} is not in the ensemble; its models were not kept")
-        preds = [
-            learner.predict(model, view, self.task_, self.n_classes_) for model in member.models
-        ]
-        return np.mean(preds, axis=0)
-
-    def _raw_predict(self, data: Any, *, report: bool = True) -> np.ndarray:
-        """The ensemble's raw predictions; ``report``: warn once per column about values
-        training did not see (:meth:`TablePrep.report_unseen`)."""
-        self._check_fitted()
-        frame = load_table(data)
-        X = frame.drop(columns=[self.label]) if self.label in frame.columns else frame
-        if report:
-            self.prep_.report_unseen(X)
-        views = {
-            "native": self.prep_.transform_native(X),
-            "numeric": self.prep_.transform_numeric(X),
-        }
-        if self.stack_ is not None:
-            preds = {
-                name: self._member_pred(self.members_[name], views) for name in self.stack_.members
-            }
-            return self.stack_.predict(preds)
-        total = sum(self.weights_.values())
-        return sum(
-            w / total * self._member_pred(self.members_[n], views)
-            for n, w in self.weights_.items()
-        )  # type: ignore[return-value]
-
     def predict_proba(self, data: Any) -> np.ndarray:
         """Class probabilities ``(n, k)``, columns in the order of :attr:`classes_`."""
         if getattr(self, "task_", None) == "regression":
             raise AttributeError("predict_proba is for classification; this is a regression model")
         return self._raw_predict(data)
 
-    def predict(self, data: Any) -> np.ndarray:
-        """Predicted labels (classification) or values (regression)."""
+    def predict(self, data: Any = None) -> np.ndarray:
+        """Predicted labels (classification) or values (regression); the forecast table."""
+        if self.forecaster is not None:  # data: None (after the training data) or histories
+            return self.forecaster.predict(data)
         return self.labels_from(self._raw_predict(data))
 
     def labels_from(self, proba: np.ndarray) -> np.ndarray:
@@ -530,6 +475,8 @@ class AutoML:
 
     def leaderboard(self) -> pd.DataFrame:
         """Models by validation score (best first): model, family, score, fit and predict time."""
+        if self.forecaster is not None:
+            return self.forecaster.leaderboard()
         self._check_fitted()
         return self.leaderboard_.copy()
 
@@ -546,20 +493,27 @@ class AutoML:
         if len(frame) > max_rows:
             frame = frame.iloc[rng.choice(len(frame), max_rows, replace=False)]
         y = self.prep_.encode_label(frame[self.label])
-        base = self.metric_.loss(y, self._raw_predict(frame))
-        out = {}
-        for column in [c.name for c in self.prep_.columns_]:
-            losses = []
-            for _ in range(n_repeats):
-                shuffled = frame.copy()
-                shuffled[column] = frame[column].to_numpy()[rng.permutation(len(frame))]
-                losses.append(self.metric_.loss(y, self._raw_predict(shuffled, report=False)))
-            out[column] = float(np.mean(losses) - base)
-        return pd.Series(out, name="importance").sort_values(ascending=False)
+        columns = [c.name for c in self.prep_.columns_]
+
+        def loss(rows: pd.DataFrame) -> float:
+            return self.metric_.loss(y, self._raw_predict(rows, report=False))
+
+        return permutation_importance(frame, columns, loss, rng, n_repeats)
 
     # ------------------------------------------------------------------ persistence
     def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        state = self.__dict__.copy()
+        state.pop("_train_views", None)  # refit_full's training rows are not saved
+        state.pop("_train_y", None)
+        return state
+
+    def report(self, path: str | os.PathLike[str]) -> Path:
+        """Writes this model's report page (models, ensemble weights, scores by family, fit and
+        predict times; one self-contained HTML file, see :mod:`raysearch.report`) to
+        ``path``. Returns its path."""
+        from raysearch.report import write_report
+
+        return write_report(self, path)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the fitted model to the directory ``path`` (created)."""

@@ -10,6 +10,11 @@ Libraries of Models", ICML 2004; the ensemble AutoGluon and auto-sklearn use): s
 best model, repeatedly add (with replacement) the model whose addition lowers the loss of the
 averaged prediction most, keep the best prefix. The weights are the selection counts.
 
+Within an inference limit (``costs``: each model's prediction seconds per row, ``limit``: the
+most the ensemble may take): a model is a candidate only while the distinct models selected,
+it included, cost at most ``limit``; the start is the best model within the limit (the
+cheapest when none is).
+
 Stacking: a regularised linear meta-model (logistic regression on log-probabilities, ridge on
 regression values) fitted on the out-of-fold predictions; its own score is estimated by an
 inner cross-validation so that it can be compared with the models it combines.
@@ -44,26 +49,47 @@ def blend(predictions: Mapping[str, np.ndarray], weights: Mapping[str, float]) -
 
 
 def greedy_selection(
-    predictions: Mapping[str, np.ndarray], y: np.ndarray, loss: Loss, *, rounds: int = 50
+    predictions: Mapping[str, np.ndarray],
+    y: np.ndarray,
+    loss: Loss,
+    *,
+    rounds: int = 50,
+    costs: Mapping[str, float] | None = None,
+    limit: float | None = None,
+    deadline: float | None = None,
 ) -> tuple[dict[str, float], float]:
-    """Caruana's forward selection with replacement.
+    """Caruana's forward selection with replacement, within ``limit`` when given (see the
+    module docstring); ``deadline`` (``time.time()``) ends the rounds early.
 
     Returns:
         (weights that sum to 1 over the selected models, loss of the blended prediction).
     """
+    import time
+
     names = [n for n in predictions if np.all(np.isfinite(predictions[n]))]
     if not names:
         raise ValueError("no model has finite predictions to ensemble")
+    cost = {n: float((costs or {}).get(n, 0.0)) for n in names}
     preds = {n: np.asarray(predictions[n], dtype=float) for n in names}
     scores = {n: loss(y, preds[n]) for n in names}
-    first = min(names, key=lambda n: scores[n])
+    within = [n for n in names if limit is None or cost[n] <= limit]
+    first = min(within, key=lambda n: scores[n]) if within else min(names, key=lambda n: cost[n])
     counts = {first: 1}
     current = preds[first].copy()
     size = 1
     best_loss, best_counts = scores[first], dict(counts)
     for _ in range(rounds - 1):
-        candidate_losses = {n: loss(y, (current * size + preds[n]) / (size + 1)) for n in names}
-        pick = min(names, key=lambda n: (candidate_losses[n], n))
+        if deadline is not None and time.time() > deadline:
+            break
+        spent = sum(cost[n] for n in counts)
+        allowed = [
+            n
+            for n in names
+            if n in counts or limit is None or spent + cost[n] <= limit * (1 + 1e-9)
+        ]
+        candidate_losses = {n: loss(y, (current * size + preds[n]) / (size + 1)) for n in allowed}
+        names_now = allowed
+        pick = min(names_now, key=lambda n: (candidate_losses[n], n))
         current = (current * size + preds[pick]) / (size + 1)
         size += 1
         counts[pick] = counts.get(pick, 0) + 1
@@ -81,9 +107,16 @@ class GreedyEnsemble:
     loss: float = float("nan")
 
     def fit(
-        self, predictions: Mapping[str, np.ndarray], y: np.ndarray, loss: Loss, *, rounds: int = 50
+        self,
+        predictions: Mapping[str, np.ndarray],
+        y: np.ndarray,
+        loss: Loss,
+        *,
+        rounds: int = 50,
+        **within: Any,
     ) -> GreedyEnsemble:
-        self.weights, self.loss = greedy_selection(predictions, y, loss, rounds=rounds)
+        """``within``: ``costs``, ``limit`` and ``deadline`` of :func:`greedy_selection`."""
+        self.weights, self.loss = greedy_selection(predictions, y, loss, rounds=rounds, **within)
         return self
 
     def predict(self, predictions: Mapping[str, np.ndarray]) -> np.ndarray:

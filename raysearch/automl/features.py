@@ -2,8 +2,8 @@
 
 What :class:`TablePrep` does without being asked:
 
-* **types**: numbers, booleans (-> 0/1), integer-coded categoricals (few distinct integers),
-  strings and pandas categoricals, datetimes (also strings that parse as dates), and
+* **types**: numbers (small integers too: pixel intensities, counts and ratings stay
+  numbers), booleans (-> 0/1), strings and pandas categoricals, datetimes (also strings that parse as dates), and
   high-cardinality strings (many distinct values: capped to the most frequent ones for native
   categorical models, target-encoded for the others);
 * **drops** constant columns, row-id-like columns (a distinct string per row) and columns that
@@ -24,7 +24,7 @@ What :class:`TablePrep` does without being asked:
   an example value where they cannot.
 
 Two outputs serve the model families: :meth:`TablePrep.transform_native` (numbers plus pandas
-``category`` columns with fixed levels, for LightGBM/XGBoost; coded integers stay numbers) and
+``category`` columns with fixed levels, for LightGBM/XGBoost) and
 :meth:`TablePrep.transform_numeric` (all numeric: one-hot for low-cardinality categoricals,
 smoothed target encoding for high-cardinality ones, imputed numbers; for scikit-learn models
 and neural networks). Target encodings are fitted on the whole training table; pass
@@ -36,25 +36,27 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+
+from raysearch.automl.columns import (
+    MISSING,
+    ColumnInfo,
+    CompiledColumn,
+    Kind,
+    imputed_dates,
+    native_categories,
+    typed_classes,
+    unseen_line,
+)
 
 __all__ = ["TablePrep", "ColumnInfo", "DataError", "infer_problem_type"]
 
 logger = logging.getLogger(__name__)
 
 ProblemType = Literal["binary", "multiclass", "regression"]
-Kind = Literal[
-    "numeric", "boolean", "int_categorical", "categorical", "high_cardinality", "datetime"
-]
-
-MISSING = "__missing__"
-OTHER = "__other__"
-#: up to this many distinct values an integer column may be a coded categorical
-_INT_CATEGORICAL_MAX = 12
 #: categoricals with more levels than this are "high cardinality"
 _HIGH_CARDINALITY = 64
 #: levels kept for native categorical models (the most frequent; the rest become __other__)
@@ -63,22 +65,6 @@ _MAX_LEVELS = 255
 
 class DataError(ValueError):
     """Input data that cannot be used, with the column at fault in the message."""
-
-
-@dataclass
-class ColumnInfo:
-    """What :class:`TablePrep` learned about one input column."""
-
-    name: str
-    kind: Kind
-    levels: list[Any] = field(default_factory=list)  # categorical levels (strings), fixed order
-    median: float = 0.0
-    has_missing: bool = False
-    date_parts: list[str] = field(default_factory=list)
-    target_means: dict[str, list[float]] = field(
-        default_factory=dict
-    )  # level -> per-class/regression mean
-    prior: list[float] = field(default_factory=list)
 
 
 def infer_problem_type(y: pd.Series) -> ProblemType:
@@ -100,6 +86,9 @@ def infer_problem_type(y: pd.Series) -> ProblemType:
 
 def _as_string(series: pd.Series) -> pd.Series:
     """Strings for categorical levels (NaN kept), whatever the dtype (pandas 2.x and 3.x)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):  # one str() per category, not per row
+        names = np.array([str(c) for c in series.cat.categories] + [np.nan], dtype=object)
+        return pd.Series(names[series.cat.codes.to_numpy()], index=series.index, dtype=object)
     out = series.astype("object")
     mask = out.notna()
     out = out.where(~mask, out[mask].map(str)) if mask.any() else out
@@ -153,6 +142,7 @@ class TablePrep:
         self.columns_: list[ColumnInfo] = []
         self.dropped_: dict[str, str] = {}
         self.classes_: list[Any] | None = None
+        self.label_dtype_: Any = None  # the training label's dtype, which predictions keep
         self.problem_type_: ProblemType | None = None
         self.input_columns_: list[str] = []
 
@@ -178,6 +168,7 @@ class TablePrep:
             y_raw = frame[self.label]
         problem = self.problem_type or infer_problem_type(y_raw)
         self.problem_type_ = problem
+        self.label_dtype_ = y_raw.dtype
         if problem != "regression":
             classes = sorted(y_raw.unique().tolist(), key=lambda v: (str(type(v)), v))
             if len(classes) < 2:
@@ -236,15 +227,10 @@ class TablePrep:
         ):
             return self._fit_datetime(name, col)
         if pd.api.types.is_numeric_dtype(col):
-            numbers = col.astype(float)
-            median = float(numbers.median())
-            integral = bool(np.all(np.mod(numbers.dropna(), 1) == 0))
-            unique = non_missing.nunique()
-            if integral and 2 < unique <= _INT_CATEGORICAL_MAX and unique < 0.05 * len(col):
-                levels = sorted(str(int(v)) for v in non_missing.unique())
-                return ColumnInfo(
-                    name, "int_categorical", levels=levels, median=median, has_missing=has_missing
-                )
+            # numbers are numbers, small integers too (pixel intensities 0-16, counts,
+            # ratings): as in LightGBM, FLAML and AutoGluon, a coded categorical is one the
+            # table says is categorical (a pandas category or string column)
+            median = float(col.astype(float).median())
             return ColumnInfo(name, "numeric", median=median, has_missing=has_missing)
         text = _as_string(col)
         counts = text.value_counts()
@@ -282,13 +268,17 @@ class TablePrep:
         if not valid.empty and (valid.dt.hour.nunique() > 1 or valid.dt.minute.nunique() > 1):
             parts.append("hour")
         seconds = valid.astype("int64") // 10**9 if not valid.empty else pd.Series([0.0])
-        return ColumnInfo(
+        info = ColumnInfo(
             name,
             "datetime",
             date_parts=parts,
             median=float(np.median(seconds)),
             has_missing=bool(stamps.isna().any()),
         )
+        for key, values in self._date_parts(info, col).items():
+            finite = values[np.isfinite(values)]
+            info.part_medians[key] = float(np.median(finite)) if len(finite) else 0.0
+        return info
 
     def _fit_target_encoding(self, info: ColumnInfo, text: pd.Series, y: np.ndarray) -> None:
         targets = self._target_matrix(y)
@@ -326,11 +316,20 @@ class TablePrep:
                 f"label value {err.args[0]!r} was not among the training classes {self.classes_}"
             ) from None
 
-    def decode_label(self, codes: np.ndarray) -> np.ndarray:
+    def decode_label(self, codes: np.ndarray) -> np.ndarray | pd.Categorical:
+        """The labels of class indices ``codes``, with the training label's dtype: integers
+        stay integers, booleans booleans, floats floats, strings Python ``str`` (an object
+        array), a pandas category column gives a ``pd.Categorical`` of its categories;
+        regression values are floats."""
         if self.problem_type_ == "regression":
             return np.asarray(codes, dtype=float)
         assert self.classes_ is not None
-        return np.asarray(self.classes_, dtype=object)[np.asarray(codes, dtype=int)]
+        values = typed_classes(self.classes_, getattr(self, "label_dtype_", None))
+        labels = values[np.asarray(codes, dtype=int)]
+        dtype = getattr(self, "label_dtype_", None)
+        if isinstance(dtype, pd.CategoricalDtype):
+            return pd.Categorical(labels, dtype=dtype)
+        return labels
 
     # ------------------------------------------------------------------ transform
     def _checked(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -357,51 +356,29 @@ class TablePrep:
             )
         return coerced.astype(float).to_numpy()
 
-    def _levels(self, info: ColumnInfo, col: pd.Series) -> pd.Series:
-        if info.kind == "int_categorical":
-            numbers = self._numeric_values(info, col)
-            text = pd.Series(
-                [MISSING if np.isnan(v) else str(int(v)) for v in numbers], index=col.index
-            )
-        else:
-            text = _as_string(col).fillna(MISSING)
-        known = set(info.levels)
-        unseen = ~text.isin(known) & (text != MISSING)
-        # an unseen category is missing; an unseen coded integer keeps its number (the
-        # caller's column beside the one-hot levels) and gets no level; a rare
-        # high-cardinality value is "other"
-        return text.where(~unseen, MISSING if info.kind == "categorical" else OTHER)
+    def _compiled(self) -> dict[str, CompiledColumn]:
+        """The categorical columns' lookups, built once per fitted prep (not per call)."""
+        plan: dict[str, CompiledColumn] | None = self.__dict__.get("_compiled_columns")
+        if plan is None:
+            plan = {}
+            for info in self.columns_:
+                if info.kind not in ("categorical", "high_cardinality"):
+                    continue
+                levels = pd.Index(info.levels, dtype=object)
+                if info.kind == "categorical":
+                    plan[info.name] = CompiledColumn(levels)
+                    continue
+                known = pd.Index(list(info.target_means), dtype=object)
+                rows = [*info.target_means.values(), info.prior]
+                encodings = np.asarray(rows, dtype=float).reshape(len(rows), -1)
+                plan[info.name] = CompiledColumn(levels, known, encodings)
+            self._compiled_columns = plan
+        return plan
 
-    def report_unseen(self, frame: pd.DataFrame) -> list[str]:
-        """Logs one warning per column of ``frame`` (rows to predict) whose values training
-        did not see: categories (treated as missing; for high-cardinality columns as a rare
-        value) and, for date columns, values that do not parse as dates (treated as missing).
-        Numeric columns, small coded integers included, keep their values and are not
-        reported. Returns the warnings."""
-        frame = self._checked(frame)
-        lines = []
-        for info in self.columns_:
-            col = frame[info.name]
-            if info.kind == "datetime":
-                bad = col[_to_datetime(col).isna() & col.notna()]
-                what = "could not be parsed as dates; treated as missing"
-            elif info.kind in ("categorical", "high_cardinality"):
-                known = set(info.levels if info.kind == "categorical" else info.target_means)
-                text = _as_string(col)
-                bad = col[text.notna() & ~text.isin(known)]
-                what = "not seen in training; treated as " + (
-                    "missing" if info.kind == "categorical" else "a rare value"
-                )
-            else:
-                continue
-            if len(bad):
-                lines.append(
-                    f"column {info.name!r}: {len(bad)} of {len(col)} rows hold values {what} "
-                    f"(e.g. {bad.iloc[0]!r})"
-                )
-        for line in lines:
-            logger.warning("%s", line)
-        return lines
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_compiled_columns", None)  # rebuilt on first use
+        return state
 
     def _date_parts(self, info: ColumnInfo, col: pd.Series) -> dict[str, np.ndarray]:
         stamps = _to_datetime(col)
@@ -412,21 +389,109 @@ class TablePrep:
         out[f"{info.name}.timestamp"] = np.where(stamps.isna(), np.nan, seconds)
         return out
 
-    def transform_native(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Numbers (NaN kept) and ``category`` columns with the training levels."""
+    def transform(
+        self,
+        frame: pd.DataFrame,
+        views: tuple[str, ...] = ("native", "numeric"),
+        *,
+        report: bool = False,
+    ) -> dict[str, pd.DataFrame]:
+        """The ``views`` of ``frame`` (``native``, ``numeric``) in one pass over its columns:
+        each column is read, converted and looked up once, with the lookups compiled at the
+        first call. ``report``: also warn once per column about values training did not see
+        (see :meth:`report_unseen`)."""
         frame = self._checked(frame)
-        out: dict[str, Any] = {}
+        plan = self._compiled()
+        native: dict[str, Any] = {}
+        numeric: dict[str, Any] = {}
+        lines = []
         for info in self.columns_:
             col = frame[info.name]
-            if info.kind in ("numeric", "boolean", "int_categorical"):
-                # coded integers stay ordered numbers for trees, which split them well
-                out[info.name] = self._numeric_values(info, col)
+            if info.kind in ("numeric", "boolean"):
+                values = self._numeric_values(info, col)
+                native[info.name] = values
+                if "numeric" in views:
+                    missing = np.isnan(values)
+                    numeric[info.name] = np.where(missing, info.median, values)
+                    if info.has_missing:
+                        numeric[f"{info.name}.missing"] = missing.astype(float)
             elif info.kind == "datetime":
-                out.update(self._date_parts(info, col))
+                parts = self._date_parts(info, col)
+                native.update(parts)
+                if "numeric" in views:
+                    numeric.update(imputed_dates(info, parts))
+                bad = col[np.isnan(parts[f"{info.name}.timestamp"]) & col.notna().to_numpy()]
+                lines += unseen_line(info, col, bad, "could not be parsed as dates")
             else:
-                levels = [*info.levels, MISSING, OTHER]
-                out[info.name] = pd.Categorical(self._levels(info, col), categories=levels)
-        return pd.DataFrame(out, index=frame.index)
+                text = _as_string(col)
+                codes = plan[info.name].levels.get_indexer(text)
+                if info.kind == "categorical":
+                    bad = col[(codes < 0) & text.notna().to_numpy()]
+                else:
+                    known = plan[info.name].known
+                    assert known is not None
+                    keys = known.get_indexer(text.fillna(MISSING))
+                    bad = col[(keys < 0) & text.notna().to_numpy()]
+                lines += unseen_line(info, col, bad, "not seen in training")
+                native[info.name] = native_categories(info, codes, text)
+                if "numeric" in views:
+                    numeric.update(self._numeric_categories(info, codes, text, plan))
+        if report:
+            for line in lines:
+                logger.warning("%s", line)
+        out = {"native": native, "numeric": numeric}
+        return {v: pd.DataFrame(out[v], index=frame.index) for v in views}
+
+    def _numeric_categories(
+        self,
+        info: ColumnInfo,
+        codes: np.ndarray,
+        text: pd.Series,
+        plan: dict[str, CompiledColumn],
+    ) -> dict[str, np.ndarray]:
+        """A categorical column's one-hot levels, or a high-cardinality column's target
+        encodings (the prior for values training did not see)."""
+        if info.kind == "high_cardinality":
+            compiled = plan[info.name]
+            assert compiled.known is not None and compiled.encodings is not None
+            keys = compiled.known.get_indexer(text.fillna(MISSING))
+            encoded = compiled.encodings[np.where(keys < 0, len(compiled.known), keys)]
+            return {f"{info.name}.te{j}": encoded[:, j] for j in range(encoded.shape[1])}
+        n_levels = len(info.levels)
+        # unseen and missing values go to the missing level (a column only if training had one)
+        codes = np.where(codes < 0, n_levels if info.has_missing else -1, codes)
+        onehot = np.zeros((len(codes), n_levels + int(info.has_missing)))
+        rows = np.flatnonzero(codes >= 0)
+        onehot[rows, codes[rows]] = 1.0
+        names = [f"{info.name}={level}" for level in info.levels]
+        names += [f"{info.name}={MISSING}"] if info.has_missing else []
+        return {name: onehot[:, j] for j, name in enumerate(names)}
+
+    def report_unseen(self, frame: pd.DataFrame) -> list[str]:
+        """Logs one warning per column of ``frame`` (rows to predict) whose values training
+        did not see: categories (treated as missing; for high-cardinality columns as a rare
+        value) and, for date columns, values that do not parse as dates (treated as missing).
+        Numeric columns, small integers included, keep their values and are never reported.
+        Returns the warnings."""
+        frame = self._checked(frame)
+        lines = []
+        for info in self.columns_:
+            col = frame[info.name]
+            if info.kind == "datetime":
+                bad = col[_to_datetime(col).isna() & col.notna()]
+                lines += unseen_line(info, col, bad, "could not be parsed as dates")
+            elif info.kind in ("categorical", "high_cardinality"):
+                text = _as_string(col)
+                known = set(info.levels if info.kind == "categorical" else info.target_means)
+                bad = col[text.notna() & ~text.isin(known)]
+                lines += unseen_line(info, col, bad, "not seen in training")
+        for line in lines:
+            logger.warning("%s", line)
+        return lines
+
+    def transform_native(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Numbers (NaN kept) and ``category`` columns with the training levels."""
+        return self.transform(frame, ("native",))["native"]
 
     def transform_numeric(
         self,
@@ -444,47 +509,16 @@ class TablePrep:
                 encoded labels: high-cardinality columns are then target-encoded with the
                 other folds' labels only.
         """
-        frame = self._checked(frame)
-        out: dict[str, Any] = {}
+        out = self.transform(frame, ("numeric",))["numeric"]
+        if fold_ids is None or y is None:
+            return out
         for info in self.columns_:
-            col = frame[info.name]
-            if info.kind in ("numeric", "boolean"):
-                values = self._numeric_values(info, col)
-                missing = np.isnan(values)
-                out[info.name] = np.where(missing, info.median, values)
-                if info.has_missing:
-                    out[f"{info.name}.missing"] = missing.astype(float)
-            elif info.kind == "datetime":
-                for key, values in self._date_parts(info, col).items():
-                    fill = (
-                        info.median
-                        if key.endswith(".timestamp")
-                        else float(np.nanmedian(values))
-                        if np.isfinite(values).any()
-                        else 0.0
-                    )
-                    out[key] = np.where(np.isnan(values), fill, values)
-            elif info.kind == "high_cardinality":
-                text = _as_string(col).fillna(MISSING)
-                if fold_ids is not None and y is not None:
-                    encoded = self._oof_encoding(info, text, np.asarray(fold_ids), np.asarray(y))
-                else:
-                    prior = np.asarray(info.prior)
-                    encoded = np.array(
-                        [info.target_means.get(v, prior) for v in text], dtype=float
-                    ).reshape(len(text), -1)
+            if info.kind == "high_cardinality":
+                text = _as_string(frame[info.name]).fillna(MISSING)
+                encoded = self._oof_encoding(info, text, np.asarray(fold_ids), np.asarray(y))
                 for j in range(encoded.shape[1]):
                     out[f"{info.name}.te{j}"] = encoded[:, j]
-            else:
-                if info.kind == "int_categorical":  # the order too, not only the one-hot levels
-                    values = self._numeric_values(info, col)
-                    out[info.name] = np.where(np.isnan(values), info.median, values)
-                text = self._levels(info, col)
-                for level in [*info.levels, MISSING]:
-                    if level == MISSING and not info.has_missing:
-                        continue
-                    out[f"{info.name}={level}"] = (text == level).astype(float).to_numpy()
-        return pd.DataFrame(out, index=frame.index)
+        return out
 
     def _oof_encoding(
         self, info: ColumnInfo, text: pd.Series, fold_ids: np.ndarray, y: np.ndarray

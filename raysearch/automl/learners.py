@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Learner", "LEARNERS", "learner_names", "predict"]
+__all__ = ["Learner", "LEARNERS", "learner_names", "predict", "set_threads"]
 
 Task = str
 
@@ -38,6 +38,10 @@ class Learner:
     fit: Callable[..., Any]
     predict: Callable[[Any, pd.DataFrame, Task, int], np.ndarray]
     max_rows: int | None = None  # skip on larger tables (too slow to predict or fit)
+    #: the fixed training length of a refit on all rows from the fold models (boosting
+    #: rounds, trees, epochs), merged into the configuration: ``fit`` with ``Xv=None``
+    #: then trains that long with no validation rows (see ``AutoML.refit_full``)
+    refit_length: Callable[[list[Any]], dict[str, Any]] = lambda models: {}
 
 
 def _proba(model: Any, X: pd.DataFrame, n_classes: int) -> np.ndarray:
@@ -54,6 +58,22 @@ def predict(model: Any, X: pd.DataFrame, task: Task, n_classes: int) -> np.ndarr
     if task == "regression":
         return np.asarray(model.predict(X), dtype=float)
     return _proba(model, X, n_classes)
+
+
+def set_threads(model: Any, threads: int) -> None:
+    """Makes ``model`` predict with ``threads`` threads (trials fit with one per CPU they
+    hold; the final models predict with the whole machine). Models without ``n_jobs`` (the
+    MLP: torch uses every core by default) are left as they are."""
+    get_params = getattr(model, "get_params", None)
+    if get_params is None:
+        return
+    keys = [k for k in get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
+    if keys:
+        model.set_params(**{k: int(threads) for k in keys})
+
+
+def _mean_length(values: list[float]) -> int:
+    return max(1, int(round(float(np.mean(values)))))
 
 
 # ----------------------------------------------------------------------------- LightGBM
@@ -103,9 +123,13 @@ def _lgbm_space(n: int, task: Task) -> dict[str, Any]:
 def _lgbm_fit(X, y, Xv, yv, config, task, n_classes, deadline, seed, threads=1):  # type: ignore[no-untyped-def]
     import lightgbm as lgb
 
-    params = dict(config)
-    params.update(n_estimators=10_000, random_state=seed, n_jobs=threads, verbose=-1)
+    params = {"n_estimators": 10_000, **config}
+    params.update(random_state=seed, n_jobs=threads, verbose=-1)
     model = lgb.LGBMRegressor(**params) if task == "regression" else lgb.LGBMClassifier(**params)
+    if Xv is None:  # a refit of a known length on all rows
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return model.fit(X, y)
 
     def stop_at_deadline(env: Any) -> None:
         if time.time() > deadline:
@@ -121,6 +145,15 @@ def _lgbm_fit(X, y, Xv, yv, config, task, n_classes, deadline, seed, threads=1):
             callbacks=[lgb.early_stopping(50, verbose=False), stop_at_deadline],
         )
     return model
+
+
+def _lgbm_length(models: list[Any]) -> dict[str, Any]:
+    """The fold models' mean number of boosting rounds (their best iteration)."""
+    return {
+        "n_estimators": _mean_length(
+            [m.best_iteration_ or m.booster_.current_iteration() for m in models]
+        )
+    }
 
 
 # ----------------------------------------------------------------------------- XGBoost
@@ -160,10 +193,9 @@ def _xgb_fit(X, y, Xv, yv, config, task, n_classes, deadline, seed, threads=1): 
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
             return time.time() > deadline
 
-    params = dict(config)
+    params = {"n_estimators": 10_000, **config}
     params.update(
-        n_estimators=10_000,
-        early_stopping_rounds=50,
+        early_stopping_rounds=50 if Xv is not None else None,
         tree_method="hist",
         enable_categorical=True,
         max_cat_to_onehot=8,
@@ -177,9 +209,15 @@ def _xgb_fit(X, y, Xv, yv, config, task, n_classes, deadline, seed, threads=1): 
         model = xgb.XGBClassifier(objective="binary:logistic", eval_metric="logloss", **params)
     else:
         model = xgb.XGBClassifier(objective="multi:softprob", eval_metric="mlogloss", **params)
-    model.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
+    model.fit(X, y, eval_set=[(Xv, yv)] if Xv is not None else None, verbose=False)
     model.set_params(callbacks=None)  # the deadline callback is not needed (nor picklable) later
     return model
+
+
+def _xgb_length(models: list[Any]) -> dict[str, Any]:
+    """The fold models' mean number of boosting rounds (their best iteration)."""
+    rounds = [getattr(m, "best_iteration", m.n_estimators - 1) + 1 for m in models]
+    return {"n_estimators": _mean_length(rounds)}
 
 
 def _xgb_predict(model: Any, X: pd.DataFrame, task: Task, n_classes: int) -> np.ndarray:
@@ -223,6 +261,8 @@ def _forest_fit(kind: str) -> Callable[..., Any]:
         name = ("ExtraTrees" if kind == "extra_trees" else "RandomForest") + (
             "Regressor" if task == "regression" else "Classifier"
         )
+        if "n_estimators" in config:  # a refit of a known size on all rows
+            return getattr(ensemble, name)(random_state=seed, n_jobs=threads, **config).fit(X, y)
         # Grow the forest in chunks, timing the first small one, and add a chunk only if
         # it fits before the deadline (a forest fit cannot be interrupted).
         model = getattr(ensemble, name)(
@@ -245,6 +285,10 @@ def _forest_fit(kind: str) -> Callable[..., Any]:
         return model
 
     return fit
+
+
+def _forest_length(models: list[Any]) -> dict[str, Any]:
+    return {"n_estimators": _mean_length([m.n_estimators for m in models])}
 
 
 # ----------------------------------------------------------------------------- linear, kNN
@@ -317,6 +361,10 @@ def _mlp_fit(*args: Any, **kwargs: Any) -> Any:
     return fit_mlp(*args, **kwargs)
 
 
+def _mlp_length(models: list[Any]) -> dict[str, Any]:
+    return {"epochs": _mean_length([m.epochs for m in models])}
+
+
 def _mlp_predict(model: Any, X: pd.DataFrame, task: Task, n_classes: int) -> np.ndarray:
     from raysearch.automl.mlp import predict_mlp
 
@@ -325,10 +373,24 @@ def _mlp_predict(model: Any, X: pd.DataFrame, task: Task, n_classes: int) -> np.
 
 LEARNERS: dict[str, Learner] = {
     "lightgbm": Learner(
-        "lightgbm", "native", 1.0, _lgbm_portfolio, _lgbm_space, _lgbm_fit, predict
+        "lightgbm",
+        "native",
+        1.0,
+        _lgbm_portfolio,
+        _lgbm_space,
+        _lgbm_fit,
+        predict,
+        refit_length=_lgbm_length,
     ),
     "xgboost": Learner(
-        "xgboost", "native", 1.5, _xgb_portfolio, _xgb_space, _xgb_fit, _xgb_predict
+        "xgboost",
+        "native",
+        1.5,
+        _xgb_portfolio,
+        _xgb_space,
+        _xgb_fit,
+        _xgb_predict,
+        refit_length=_xgb_length,
     ),
     "extra_trees": Learner(
         "extra_trees",
@@ -338,6 +400,7 @@ LEARNERS: dict[str, Learner] = {
         _forest_space,
         _forest_fit("extra_trees"),
         predict,
+        refit_length=_forest_length,
     ),
     "random_forest": Learner(
         "random_forest",
@@ -347,6 +410,7 @@ LEARNERS: dict[str, Learner] = {
         _forest_space,
         _forest_fit("random_forest"),
         predict,
+        refit_length=_forest_length,
     ),
     "linear": Learner(
         "linear", "numeric", 0.3, _linear_portfolio, _linear_space, _linear_fit, predict
@@ -354,7 +418,16 @@ LEARNERS: dict[str, Learner] = {
     "knn": Learner(
         "knn", "numeric", 0.5, _knn_portfolio, _knn_space, _knn_fit, predict, max_rows=30_000
     ),
-    "mlp": Learner("mlp", "numeric", 3.0, _mlp_portfolio, _mlp_space, _mlp_fit, _mlp_predict),
+    "mlp": Learner(
+        "mlp",
+        "numeric",
+        3.0,
+        _mlp_portfolio,
+        _mlp_space,
+        _mlp_fit,
+        _mlp_predict,
+        refit_length=_mlp_length,
+    ),
 }
 
 

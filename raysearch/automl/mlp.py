@@ -47,6 +47,7 @@ class TorchModel:
     y_mean: float
     y_scale: float
     task: str
+    epochs: int = 0  # the epochs of the kept weights (a refit on all rows trains this long)
 
 
 def build_net(
@@ -78,6 +79,10 @@ def fit_mlp(X, y, Xv, yv, config, task, n_classes, deadline, seed, threads=1):  
     xs = np.asarray(X, dtype=np.float32)
     mean, scale = xs.mean(axis=0), xs.std(axis=0) + 1e-6
     xt = torch.from_numpy((xs - mean) / scale)
+    # Xv None: a refit on all rows for config["epochs"] epochs, without validation rows
+    fixed = int(config.get("epochs", 0)) if Xv is None else 0
+    if Xv is None:
+        Xv, yv = X[:1], y[:1]
     xv = torch.from_numpy((np.asarray(Xv, dtype=np.float32) - mean) / scale)
     criterion: nn.Module
     if task == "regression":
@@ -94,14 +99,14 @@ def fit_mlp(X, y, Xv, yv, config, task, n_classes, deadline, seed, threads=1):  
     optimizer = torch.optim.AdamW(
         net.parameters(), lr=float(config["lr"]), weight_decay=float(config["weight_decay"])
     )
-    best, best_state, patience = math.inf, None, 0
+    best, best_state, patience, best_epoch = math.inf, None, 0, 0
     batch = 256 if len(xt) > 2048 else 64
 
     def run(inputs: torch.Tensor) -> torch.Tensor:
         out = net(inputs)
         return out.squeeze(-1) if out_dim == 1 else out
 
-    for _epoch in range(200):
+    for epoch in range(fixed or 200):
         net.train()
         order = torch.randperm(len(xt), generator=generator)
         for i in range(0, len(xt), batch):
@@ -111,10 +116,13 @@ def fit_mlp(X, y, Xv, yv, config, task, n_classes, deadline, seed, threads=1):  
             loss.backward()
             optimizer.step()
         net.eval()
+        if fixed:
+            best_epoch = epoch + 1
+            continue
         with torch.no_grad():
             valid = float(criterion(run(xv), yvt))
         if valid < best - 1e-5:
-            best, patience = valid, 0
+            best, patience, best_epoch = valid, 0, epoch + 1
             best_state = {k: v.clone() for k, v in net.state_dict().items()}
         else:
             patience += 1
@@ -122,7 +130,7 @@ def fit_mlp(X, y, Xv, yv, config, task, n_classes, deadline, seed, threads=1):  
             break
     if best_state is not None:
         net.load_state_dict(best_state)
-    return TorchModel(net.eval(), mean, scale, y_mean, y_scale, task)
+    return TorchModel(net.eval(), mean, scale, y_mean, y_scale, task, best_epoch)
 
 
 def predict_mlp(model: TorchModel, X: pd.DataFrame, task: str, n_classes: int) -> np.ndarray:

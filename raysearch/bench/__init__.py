@@ -21,4 +21,8 @@ BENCHMARKS: dict[str, str] = {
     "tabular": "raysearch.bench.tabular:main",
     "trainables": "raysearch.bench.trainables:main",
     "nas": "raysearch.bench.nas:main",
+    "oneshot": "raysearch.bench.oneshot:main",
+    "forecast": "raysearch.bench.forecast:main",
+    "zerocost": "raysearch.bench.zerocost:main",
+    "gpu": "raysearch.bench.gpu:main",
 }

@@ -4,7 +4,11 @@ On the eight data sets of ``raysearch.data.TABULAR_BENCHMARK`` with a fixed 75/2
 (``train_test_split(random_state=0)``, stratified for classification), each system gets the
 same budget and the whole machine, one after the other, each in its own subprocess (so
 no system inherits another's Ray instance or threads). The test score uses the same metric
-code for all: roc_auc (binary), log_loss (multiclass), rmse (regression).
+code for all: roc_auc (binary), log_loss (multiclass), rmse (regression). Each row also
+has the fit's wall time (``fit_s``, Ray's start-up included) against the budget and the
+prediction time per 1,000 test rows (``predict_ms_1k``: the probabilities, or the values,
+of every test row in one call); ``raysearch+refit`` is the same raysearch fit after
+``refit_full()`` (one model per ensemble member instead of one per fold).
 
 Run: ``python -m raysearch.bench tabular --budget 60`` (the peers need the ``bench`` extra:
 ``pip install -e ".[bench]"``; AutoGluon resolves pandas to 2.3 there).
@@ -30,6 +34,8 @@ from raysearch.bench.report import format_table, write_json
 __all__ = ["main", "SYSTEMS"]
 
 SYSTEMS = ("raysearch", "flaml", "autogluon", "lightgbm")
+#: rows each run adds beside its own (raysearch also scores its refit_full ensemble)
+EXTRA_ROWS = {"raysearch": ("raysearch+refit",)}
 
 
 def _split(name: str) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
@@ -60,12 +66,47 @@ def _classes(train: pd.DataFrame, label: str) -> list[Any]:
     return sorted(train[label].unique().tolist(), key=lambda v: (str(type(v)), v))
 
 
+def _timed(fit: Any, predict: Any, n_rows: int) -> tuple[Any, dict[str, float]]:
+    """Runs ``fit()`` then ``predict()``: the predictions, the fit's wall time and the
+    prediction's milliseconds per 1,000 rows."""
+    start = time.monotonic()
+    fit()
+    fitted, cpu = time.monotonic(), time.process_time()
+    pred = predict()
+    done = time.monotonic()
+    return pred, {
+        "fit_s": fitted - start,
+        "predict_ms_1k": (done - fitted) * 1e6 / n_rows,
+        # CPU seconds of every thread of this process: on a busy shared machine the wall
+        # time is inflated, this is not (divided by the cores used, the floor on an idle one)
+        "predict_cpu_ms_1k": (time.process_time() - cpu) * 1e6 / n_rows,
+    }
+
+
 def _run_raysearch(train, test, label, task, budget, seed):  # type: ignore[no-untyped-def]
     from raysearch.automl import AutoML
 
-    model = AutoML(label, problem_type=task, time_budget_s=budget, seed=seed, verbose=0).fit(train)
-    pred = model.predict(test) if task == "regression" else model.predict_proba(test)
-    return pred, model.classes_, {"models": int(len(model.leaderboard()))}
+    model = AutoML(label, problem_type=task, time_budget_s=budget, seed=seed, verbose=0)
+
+    def predict() -> Any:
+        return model.predict(test) if task == "regression" else model.predict_proba(test)
+
+    pred, times = _timed(lambda: model.fit(train), predict, len(test))
+    members = int(model.leaderboard()["in_ensemble"].sum())
+    extra: dict[str, Any] = {"models": int(len(model.leaderboard())), "members": members, **times}
+    extra.update({k: round(v, 2) for k, v in model.timings_.items()})  # where fit's time went
+    refit_start = time.monotonic()
+    model.refit_full()
+    refit_s = time.monotonic() - refit_start
+    refit_pred, refit_times = _timed(lambda: None, predict, len(test))
+    extra["raysearch+refit"] = {
+        "pred": np.asarray(refit_pred).tolist(),
+        "fit_s": times["fit_s"] + refit_s,
+        "refit_s": refit_s,
+        "predict_ms_1k": refit_times["predict_ms_1k"],
+        "predict_cpu_ms_1k": refit_times["predict_cpu_ms_1k"],
+    }
+    return pred, model.classes_, extra
 
 
 def _run_flaml(train, test, label, task, budget, seed):  # type: ignore[no-untyped-def]
@@ -74,19 +115,24 @@ def _run_flaml(train, test, label, task, budget, seed):  # type: ignore[no-untyp
     metric = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}[task]
     automl = FlamlAutoML()
     X, y = train.drop(columns=[label]), train[label]
-    automl.fit(
-        X,
-        y,
-        task="regression" if task == "regression" else "classification",
-        metric=metric,
-        time_budget=budget,
-        seed=seed,
-        verbose=0,
-    )
     Xt = test.drop(columns=[label])
-    if task == "regression":
-        return automl.predict(Xt), None, {}
-    return automl.predict_proba(Xt), list(automl.classes_), {}
+
+    def fit() -> None:
+        automl.fit(
+            X,
+            y,
+            task="regression" if task == "regression" else "classification",
+            metric=metric,
+            time_budget=budget,
+            seed=seed,
+            verbose=0,
+        )
+
+    def predict() -> Any:
+        return automl.predict(Xt) if task == "regression" else automl.predict_proba(Xt)
+
+    pred, times = _timed(fit, predict, len(test))
+    return pred, None if task == "regression" else list(automl.classes_), times
 
 
 def _run_autogluon(train, test, label, task, budget, seed):  # type: ignore[no-untyped-def]
@@ -101,17 +147,21 @@ def _run_autogluon(train, test, label, task, budget, seed):  # type: ignore[no-u
         predictor = TabularPredictor(
             label=label, problem_type=task, eval_metric=metric, path=path, verbosity=0
         )
-        predictor.fit(train, time_limit=budget)
         Xt = test.drop(columns=[label])
+
+        def predict() -> Any:
+            return predictor.predict(Xt) if task == "regression" else predictor.predict_proba(Xt)
+
+        pred, times = _timed(lambda: predictor.fit(train, time_limit=budget), predict, len(test))
         if task == "regression":
-            return predictor.predict(Xt).to_numpy(), None, {}
-        proba = predictor.predict_proba(Xt)
-        return proba.to_numpy(), list(proba.columns), {}
+            return pred.to_numpy(), None, times
+        return pred.to_numpy(), list(pred.columns), times
 
 
 def _run_lightgbm(train, test, label, task, budget, seed):  # type: ignore[no-untyped-def]
     import lightgbm as lgb
 
+    start = time.monotonic()
     X, Xt = train.drop(columns=[label]), test.drop(columns=[label])
     for column in X.columns:
         if not pd.api.types.is_numeric_dtype(X[column]) and not pd.api.types.is_bool_dtype(
@@ -120,13 +170,20 @@ def _run_lightgbm(train, test, label, task, budget, seed):  # type: ignore[no-un
             categories = pd.Categorical(X[column].astype(str)).categories
             X[column] = pd.Categorical(X[column].astype(str), categories=categories)
             Xt[column] = pd.Categorical(Xt[column].astype(str), categories=categories)
+    classes = _classes(train, label)
     if task == "regression":
         model = lgb.LGBMRegressor(random_state=seed, verbose=-1).fit(X, train[label])
-        return model.predict(Xt), None, {}
-    classes = _classes(train, label)
-    lookup = {c: i for i, c in enumerate(classes)}
-    model = lgb.LGBMClassifier(random_state=seed, verbose=-1).fit(X, train[label].map(lookup))
-    return model.predict_proba(Xt), classes, {}
+    else:
+        lookup = {c: i for i, c in enumerate(classes)}
+        model = lgb.LGBMClassifier(random_state=seed, verbose=-1).fit(X, train[label].map(lookup))
+    fitted, cpu = time.monotonic(), time.process_time()
+    pred = model.predict(Xt) if task == "regression" else model.predict_proba(Xt)
+    times = {
+        "fit_s": fitted - start,
+        "predict_ms_1k": (time.monotonic() - fitted) * 1e6 / len(Xt),
+        "predict_cpu_ms_1k": (time.process_time() - cpu) * 1e6 / len(Xt),
+    }
+    return pred, None if task == "regression" else classes, times
 
 
 RUNNERS = {
@@ -137,31 +194,45 @@ RUNNERS = {
 }
 
 
-def run_one(system: str, name: str, budget: float, seed: int) -> dict[str, Any]:
-    """One system on one data set (in this process); returns the test score and wall time."""
+def _in_order(pred: Any, classes: list[Any] | None, order: list[Any] | None) -> np.ndarray:
+    """The probability columns of ``pred`` (in the order of ``classes``, None: already in
+    ``order``) in the common class order ``order`` (None: regression values)."""
+    pred = np.asarray(pred)
+    if order is None or classes is None or list(classes) == order:
+        return pred
+    index = {c: i for i, c in enumerate(classes)}
+    return pred[:, np.array([index[c] for c in order])]
+
+
+def run_one(system: str, name: str, budget: float, seed: int) -> list[dict[str, Any]]:
+    """One system on one data set (in this process): its row (test score, fit wall time,
+    prediction time per 1,000 rows, the whole wall time) and the rows of its variants."""
     train, test, label, task = _split(name)
     start = time.monotonic()
     pred, classes, extra = RUNNERS[system](train, test, label, task, budget, seed)
     wall = time.monotonic() - start
-    if task != "regression":
-        classes = list(classes) if classes is not None else _classes(train, label)
-        order = _classes(train, label)
-        if classes != order:  # put probability columns in the common class order
-            index = {c: i for i, c in enumerate(classes)}
-            pred = np.asarray(pred)[:, [index[c] for c in order]]
-        classes = order
-    return {
-        "system": system,
-        "dataset": name,
-        "task": task,
-        "score": _score(task, classes, test[label], pred),
-        "wall_s": wall,
-        **extra,
-    }
+    order = _classes(train, label) if task != "regression" else None
+    pred = _in_order(pred, classes, order)
+    variants = {k: extra.pop(k) for k in EXTRA_ROWS.get(system, ()) if k in extra}
+    base = {"dataset": name, "task": task, "budget_s": budget, "test_rows": len(test)}
+    rows = [
+        {
+            "system": system,
+            **base,
+            "score": _score(task, order, test[label], pred),
+            "wall_s": wall,
+            **extra,
+        }
+    ]
+    for variant, info in variants.items():
+        variant_pred = _in_order(np.asarray(info.pop("pred")), classes, order)
+        score = _score(task, order, test[label], variant_pred)
+        rows.append({"system": variant, **base, "score": score, "wall_s": wall, **info})
+    return rows
 
 
-def _run_in_subprocess(system: str, name: str, budget: float, seed: int) -> dict[str, Any]:
-    """One system on one data set in a fresh interpreter (``--one``): its row, or a row of
+def _run_in_subprocess(system: str, name: str, budget: float, seed: int) -> list[dict[str, Any]]:
+    """One system on one data set in a fresh interpreter (``--one``): its rows, or a row of
     NaNs when it failed."""
     cmd = [
         sys.executable,
@@ -178,13 +249,19 @@ def _run_in_subprocess(system: str, name: str, budget: float, seed: int) -> dict
     ]
     env = {**os.environ, "RAY_ADDRESS": ""}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=budget * 6 + 600)
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("[")]
     if out.returncode != 0 or not lines:
         print(f"  {system} on {name}: FAILED\n{out.stderr[-1500:]}", flush=True)
-        return {"system": system, "dataset": name, "score": float("nan"), "wall_s": float("nan")}
-    row: dict[str, Any] = json.loads(lines[-1])
-    print(f"  {name:17s} {system:10s} {row['score']:.4f}  ({row['wall_s']:.0f} s)", flush=True)
-    return row
+        nan = float("nan")
+        return [{"system": system, "dataset": name, "score": nan, "wall_s": nan, "fit_s": nan}]
+    rows: list[dict[str, Any]] = json.loads(lines[-1])
+    for row in rows:
+        print(
+            f"  {name:17s} {row['system']:16s} {row['score']:.4f}  fit {row['fit_s']:.1f} s, "
+            f"predict {row['predict_ms_1k']:.1f} ms/1k rows",
+            flush=True,
+        )
+    return rows
 
 
 def _compare(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
@@ -217,6 +294,20 @@ def _compare(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     return out_rows, wins
 
 
+def _side_by_side(rows: list[dict[str, Any]], key: str, budget: float) -> list[dict[str, Any]]:
+    """One row per data set, one column per system, of ``key`` (``fit_ratio``: the fit's
+    wall time over the budget)."""
+    frame = pd.DataFrame(rows)
+    if key == "fit_ratio":
+        frame[key] = frame["fit_s"] / budget
+    if key not in frame:
+        return []
+    table = frame.pivot(index="dataset", columns="system", values=key)
+    return [
+        {"dataset": n, **{s: float(table.loc[n, s]) for s in table.columns}} for n in table.index
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     from raysearch.data import TABULAR_BENCHMARK
 
@@ -234,25 +325,24 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_one(args.one[0], args.one[1], args.budget, args.seed)))
         return 0
     rows = [
-        _run_in_subprocess(system, name, args.budget, args.seed)
+        row
         for name in args.datasets.split(",")
         for system in args.systems.split(",")
+        for row in _run_in_subprocess(system, name, args.budget, args.seed)
     ]
-    walls = pd.DataFrame(rows).pivot(index="dataset", columns="system", values="wall_s")
     out_rows, wins = _compare(rows)
     print(
         f"\nTest scores at a {args.budget:.0f} s budget (roc_auc: higher is better; log_loss, rmse: lower):\n"
     )
     print(format_table(out_rows))
-    print("\nWall time of fit (s):\n")
-    print(
-        format_table(
-            [
-                {"dataset": n, **{s: float(walls.loc[n, s]) for s in walls.columns}}
-                for n in walls.index
-            ]
-        )
-    )
+    for key, title in (
+        ("fit_s", "Wall time of fit (s), Ray's start-up included; budget"),
+        ("fit_ratio", "Fit wall time / budget"),
+        ("predict_ms_1k", "Prediction time per 1,000 test rows (ms)"),
+        ("predict_cpu_ms_1k", "Prediction CPU time per 1,000 test rows (ms, all threads)"),
+    ):
+        print(f"\n{title}:\n")
+        print(format_table(_side_by_side(rows, key, args.budget)))
     print(
         f"\nraysearch matches or beats the better of FLAML/AutoGluon on {wins} of {len(out_rows)} data sets"
     )

@@ -14,7 +14,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_commands", "check_model_dir"]
+__all__ = ["add_commands", "check_model_dir", "verbosity"]
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    """0 with --quiet, 2 with -v (Ray's and Tune's own messages too), else 1."""
+    if getattr(args, "quiet", False):
+        return 0
+    return 2 if getattr(args, "verbose", False) else 1
 
 
 def check_model_dir(out: str) -> None:
@@ -47,8 +54,10 @@ def cmd_automl(args: argparse.Namespace) -> int:
         seed=args.seed,
         families=families,
         resources={"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial},
-        verbose=0 if args.quiet else 1,
-    ).fit(args.data)
+        verbose=verbosity(args),
+    ).fit(args.data, infer_limit=args.infer_limit)
+    if args.refit_full:
+        model.refit_full()
     model.save(args.out)
     with pd.option_context("display.width", 160, "display.max_columns", 10):
         print(model.leaderboard().head(args.top).to_string(index=False))
@@ -84,7 +93,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.proba:
         for j, cls in enumerate(model.classes_ or []):
             out[f"proba_{cls}"] = proba[:, j]
-    if args.out:
+    if args.out and str(args.out).endswith(".parquet"):  # keeps the label's dtype exactly
+        out.to_parquet(args.out, index=False)
+        print(f"wrote {len(out)} predictions to {args.out}")
+    elif args.out:
         out.to_csv(args.out, index=False)
         print(f"wrote {len(out)} predictions to {args.out}")
     else:
@@ -94,6 +106,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from sklearn.datasets import load_digits
+    from sklearn.metrics import accuracy_score
     from sklearn.model_selection import train_test_split
 
     from raysearch.automl import AutoML
@@ -109,11 +122,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"{len(train)} training rows, {args.time_budget:.0f} s budget, local Ray"
     )
     model = AutoML(
-        "target", time_budget_s=args.time_budget, seed=args.seed, verbose=0 if args.quiet else 1
+        "target", time_budget_s=args.time_budget, seed=args.seed, verbose=verbosity(args)
     )
     model.fit(train)
     print(model.leaderboard().head(args.top).to_string(index=False))
-    accuracy = float((model.predict(test) == test["target"].to_numpy()).mean())
+    accuracy = float(accuracy_score(test["target"], model.predict(test)))
     print(
         f"\nheld-out test ({len(test)} rows): log_loss {model.score(test):.4f}, accuracy {accuracy:.4f}; "
         f"fit took {model.fit_time_s_:.1f} s"
@@ -144,14 +157,32 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--gpus-per-trial", type=float, default=0.0)
+    p.add_argument(
+        "--infer-limit",
+        type=float,
+        help="the most seconds per row the final ensemble may take to predict (e.g. 0.0001)",
+    )
+    p.add_argument(
+        "--refit-full",
+        action="store_true",
+        help="refit the ensemble's configurations on all rows after fit (one model per "
+        "member instead of one per fold: faster predictions; takes extra time)",
+    )
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="also Ray's and Tune's own messages"
+    )
     p.set_defaults(func=cmd_automl)
 
     p = sub.add_parser("predict", help="predict with a model saved by `raysearch automl`")
     p.add_argument("model_dir")
     p.add_argument("data", help="table to predict: .csv or .parquet")
-    p.add_argument("--out", help="CSV file to write (default: standard output)")
+    p.add_argument(
+        "--out",
+        help="file to write: .parquet keeps the label's dtype (category too), anything else "
+        "is CSV (default: CSV on standard output)",
+    )
     p.add_argument("--proba", action="store_true", help="add one probability column per class")
     p.set_defaults(func=cmd_predict)
 
@@ -161,4 +192,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--out", help="also save the model to this directory")
     p.add_argument("--top", type=int, default=8)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="also Ray's and Tune's own messages"
+    )
     p.set_defaults(func=cmd_demo)

@@ -145,3 +145,36 @@ def test_roc_auc_on_a_multiclass_table(ray_local):
     best = model.leaderboard()["score"].iloc[0]
     assert 0.9 < best <= 1.0  # wine: three well separated classes
     assert 0.9 < model.score(frame) <= 1.0
+
+
+def test_refit_full_one_model_per_member_and_the_score_holds(fitted, cancer):
+    import copy
+
+    train, test = cancer
+    model = copy.deepcopy(fitted)  # the fixture stays as it is; a copy has no training rows
+    with pytest.raises(RuntimeError, match="needs its training data"):
+        model.refit_full()
+    before = model.score(test)
+    model.refit_full(train)
+    members = [model.members_[name] for name in model.weights_]
+    assert members and all(len(m.models) == 1 for m in members) and model.refit_full_
+    assert model.score(test) >= before - 0.02  # roc_auc on 119 test rows: within noise
+    assert set(model.predict(test)) <= {"benign", "malignant"}
+
+
+def test_infer_limit_and_int_labels_round_trip(ray_local):
+    from sklearn.metrics import accuracy_score
+
+    frame = load_breast_cancer(as_frame=True).frame  # target: int64 0/1 (issue #19)
+    train, test = frame.iloc[:450], frame.iloc[450:]
+    model = AutoML(
+        "target", time_budget_s=15, seed=0, families=["lightgbm", "linear", "knn"], verbose=0
+    )
+    model.fit(train, infer_limit=1e-9)  # no model is that fast: the fastest alone
+    assert len(model.weights_) == 1 and model.infer_time_per_row_ > 1e-9
+    pred = model.predict(test)
+    assert pred.dtype == np.int64 and accuracy_score(test["target"], pred) > 0.85
+    model.refit_full()  # on the rows fit kept in memory
+    assert model.predict(test).dtype == np.int64
+    with pytest.raises(ValueError, match="infer_limit must be > 0"):
+        AutoML("target", verbose=0).fit(train, infer_limit=0)

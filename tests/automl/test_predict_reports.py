@@ -47,7 +47,7 @@ def new_rows():
 def hand_fitted(frame):
     """An AutoML fitted without Ray: one model on the numeric view."""
     prep = TablePrep("label").fit(frame)
-    assert {c.name: c.kind for c in prep.columns_}["pixel"] == "int_categorical"
+    assert {c.name: c.kind for c in prep.columns_}["pixel"] == "numeric"
     y = prep.encode_label(frame["label"])
     numeric = prep.transform_numeric(frame.drop(columns=["label"]))
     model = AutoML("label", verbose=0)
@@ -70,11 +70,10 @@ def test_unseen_categories_and_bad_dates_are_reported_once_per_column(caplog):
     assert "treated as missing" in city and "'lima'" in city
     assert when.startswith("column 'when': 1 of 6 rows hold values could not be parsed")
     assert "'soon'" in when
-    # the unseen small integers keep their number and are neither a level nor missing
+    # small integers are numbers: unseen ones keep their value, and no one-hot levels
     numeric = prep.transform_numeric(rows)
     assert numeric["pixel"].tolist() == [16.0, 16.0, 0.0, 1.0, 9.0, 2.0]
-    levels = numeric[[c for c in numeric.columns if c.startswith("pixel=")]]
-    assert levels.iloc[[0, 1, 4]].to_numpy().sum() == 0 and levels.iloc[2]["pixel=0"] == 1
+    assert not [c for c in numeric.columns if c.startswith("pixel=")]
     assert prep.transform_native(rows)["city"].iloc[0] == "__missing__"
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="raysearch"):

@@ -40,7 +40,7 @@ def test_types_are_inferred_and_junk_dropped():
         "x": "numeric",
         "x_missing": "numeric",
         "flag": "boolean",
-        "grade": "int_categorical",
+        "grade": "numeric",
         "city": "categorical",
         "zip": "high_cardinality",
         "when": "datetime",

@@ -210,7 +210,7 @@ def test_automl_model_dir(ray_local, tmp_path: Path) -> None:
         expected.append("ensemble-weights")
     _check(page, expected, tmp_path / "automl.png")
     # the fitted object works as well as its directory
-    same = write_report(model, tmp_path / "object.html").read_text()
+    same = model.report(tmp_path / "object.html").read_text()
     assert 'data-plot="family-scores"' in same
     assert np.isfinite(model.leaderboard()["score"]).all()
     assert os.path.getsize(page) < 5_000_000

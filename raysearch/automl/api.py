@@ -325,6 +325,7 @@ class AutoML(EnsemblePredictor):
         warmup = threading.Thread(target=import_families, args=(self.families,), daemon=True)
         warmup.start()
         ray_start = time.time()
+        self._phase("1/3 data prepared in %.1f s; starting Ray", ray_start - start)
         init_ray(quiet=self.verbose < 2)  # Ray start-up chatter only at verbose=2
         prepared = time.time()
         reserve = ensemble_reserve(
@@ -337,8 +338,10 @@ class AutoML(EnsemblePredictor):
         )
         search_deadline = deadline - reserve
         store = artifact_store().remote(keep=25, higher_is_better=ctx.metric.higher_is_better)
+        self._phase("2/3 searching models for %.0f s", search_deadline - time.time())
         board = self._search(ctx, store, search_deadline, start)
         searched = time.time()
+        self._phase("3/3 building the ensemble (%.0f s left)", deadline - searched)
         warmup.join()
         items = ray.get(store.summary.remote())
         collected = time.time()
@@ -373,6 +376,11 @@ class AutoML(EnsemblePredictor):
             "reserve_s": reserve,
         }
         return self
+
+    def _phase(self, message: str, *args: Any) -> None:
+        """One progress line saying which phase a fit is in (long fits show where they are)."""
+        if self.verbose:
+            logger.info("AutoML: " + message, *args)
 
     def _finish(
         self,

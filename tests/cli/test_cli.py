@@ -223,10 +223,14 @@ def test_demo_tune_runs(tmp_path):
 
 
 def test_demo_is_automl_on_a_bundled_data_set(tmp_path):
-    out = raysearch_cli(
-        "demo", "--time-budget", "25", "--out", str(tmp_path / "m"), "--quiet", cwd=tmp_path
-    )
+    """The README's first command: progress lines with the fit's phases, no Ray chatter."""
+    out = raysearch_cli("demo", "--time-budget", "25", "--out", str(tmp_path / "m"), cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
+    both = out.stdout + out.stderr
+    for phase in ("AutoML: 1/3", "AutoML: 2/3", "AutoML: 3/3"):
+        assert phase in both, both[-3000:]
+    for chatter in ("Token authentication", "Started a local Ray instance", "WARNING"):
+        assert chatter not in both, both[-3000:]
     assert "held-out test" in out.stdout and "accuracy" in out.stdout
     accuracy = float(out.stdout.split("accuracy ")[1].split(";")[0])
     assert accuracy > 0.8, out.stdout  # digits, 10 classes: chance is 0.1

@@ -10,14 +10,8 @@ Importing this package imports neither Ray nor torch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The ``raysearch`` console script (see :func:`raysearch.cli.main.main`)."""
-    from raysearch.cli.main import main as _main
-
-    return _main(argv)
-
+# The function, not the submodule of the same name: importing ``raysearch.cli.main`` here
+# first means no later import of it can rebind ``raysearch.cli.main`` to the module.
+from raysearch.cli.main import main
 
 __all__ = ["main"]

@@ -314,7 +314,9 @@ class AutoML(EnsemblePredictor):
         import ray
 
         from raysearch.tune.resources import init_ray
+        from raysearch.tune.run import setup_logging
 
+        setup_logging(self.verbose)  # the phase lines before the search show too
         if infer_limit is not None and not infer_limit > 0:
             raise ValueError(f"infer_limit must be > 0 seconds per row, got {infer_limit!r}")
         self.infer_limit = infer_limit

@@ -147,7 +147,7 @@ class _Search:
     num_samples: int
 
 
-def _setup_logging(verbose: int) -> None:
+def setup_logging(verbose: int) -> None:
     """raysearch logs progress at INFO; show it on stderr unless the user configured logging."""
     root = logging.getLogger("raysearch")
     if verbose <= 0:
@@ -249,7 +249,7 @@ def _run(trainable: Callable[..., Any] | type, settings: RunSettings) -> RunResu
         raise TypeError(
             f"trainable must be a function or a tune.Trainable class, got {trainable!r}"
         )
-    _setup_logging(settings.verbose)
+    setup_logging(settings.verbose)
     init_ray(settings.ray_address, quiet=settings.verbose < 2)  # Ray chatter: -v only
     request = check_resources(settings.resources or {"cpu": 1.0})
     concurrency = (

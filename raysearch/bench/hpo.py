@@ -420,6 +420,16 @@ def _average_rows(
     return avg
 
 
+def _seed_record(
+    m: str, fn: str, seed: int, p: int, budgets: list[int], values: list[float]
+) -> dict[str, Any]:
+    """One run's best loss after each budget (the JSON's ``runs``: seed-level numbers for
+    noise estimates and for merging the runs of separate invocations)."""
+    v = np.asarray(values, dtype=float)
+    best = {f"n{n}": float(np.nanmin(v[:n])) for n in budgets}
+    return {"method": m, "function": fn, "seed": seed, "parallel": p, "best": best}
+
+
 def main(argv: list[str] | None = None) -> int:
     a = _parser().parse_args(argv)
     if a.progress:
@@ -431,11 +441,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     results: dict[tuple[str, str, int], list[Any]] = {}
     errors: list[str] = []
-    for (m, fn, _s, _n, p), res in _run_jobs(a):
+    per_seed: list[dict[str, Any]] = []
+    for (m, fn, s, _n, p), res in _run_jobs(a):
         if isinstance(res, str):
             errors.append(f"{m} on {fn} (p={p}): {res}")
             continue
         results.setdefault((m, fn, p), []).append(res)
+        per_seed.append(_seed_record(m, fn, s, p, a.budget, res[0]))
     rows = _function_rows(a, results)
     kind = "mean log10 regret (mean best loss for real tasks)"
     print(f"hpo: {kind}, {a.seeds} seeds; columns n<trials>/p<pending workers>")
@@ -449,5 +461,5 @@ def main(argv: list[str] | None = None) -> int:
         print("error:", e)
     print(f"# {time.time() - t0:.0f}s, {a.procs} processes (timings shared the machine)")
     if a.json:
-        write_json(a.json, {"args": vars(a), "rows": rows, "errors": errors})
+        write_json(a.json, {"args": vars(a), "rows": rows, "runs": per_seed, "errors": errors})
     return 0

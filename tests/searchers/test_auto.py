@@ -51,9 +51,12 @@ def test_rules_in_order():
     finite = Space({"a": Int(1, 5), "b": Categorical(["x", "y", "z"])})  # 15 configurations
     assert (choose(finite, 15).name, choose(finite, 15).rule) == ("grid", 2)
     assert choose(finite, 14).name != "grid" and choose(finite, None).name != "grid"
-    # ordinal levels (the hpo bench's tabular MLP tasks): GP in sequence, evolution in parallel
+    # ordinal levels (the hpo bench's tabular MLP tasks): TPE in sequence, evolution in
+    # parallel, GP with 2 or 3 in flight (unmeasured there)
     table = Space({k: Categorical(list(range(10)), ordered=True) for k in "abcde"})
-    assert SpaceShape.of(table).levels == 10 and choose(table, 100, 1).name == "gp"
+    assert SpaceShape.of(table).levels == 10
+    assert (choose(table, 100, 1).name, choose(table, 100, 1).rule) == ("tpe", 3)
+    assert choose(table, 100, 2).name == "gp"
     assert (choose(table, 100, 4).name, choose(table, 100, 4).rule) == ("evolution", 3)
     wider = Space({"a": Int(1, MAX_LEVELS + 1), "b": Categorical([1, 2], ordered=True)})
     assert choose(wider, 20, 4).name == "gp"  # a parameter of 11 values: not a table

@@ -527,6 +527,9 @@ class AutoML(EnsemblePredictor):
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the fitted model to the directory ``path`` (created)."""
+        if self.forecaster is not None:  # task="forecast": the forecaster travels pickled
+            save_model(self, path, self.forecaster.info())
+            return
         self._check_fitted()
         info = {
             "label": self.label,

@@ -79,6 +79,10 @@ class Backtest:
         err = np.nanmean(np.abs(self.actuals - p), axis=2) / self.scales
         return float(np.mean(err))
 
+    def loss(self, _: np.ndarray, preds: np.ndarray) -> float:
+        """:meth:`mase` of ``preds`` as an ensemble-selection loss ``(y, prediction)``."""
+        return self.mase(preds)
+
     def smape(self) -> float:
         return smape(self.actuals, self.preds)
 

@@ -4,13 +4,16 @@ How ``fit`` spends ``time_budget_s``:
 
 1. reads the table into a :class:`~raysearch.automl.forecast.data.Panel` (one or many
    series), infers the frequency and the season length;
-2. backtests seasonal naive, Theta, seasonal drift and Holt-Winters (:mod:`.stats`) and a few
+2. backtests seasonal naive, Theta, seasonal drift and Holt-Winters (:mod:`.stats`),
+   automatic ETS, automatic (seasonal) AR and M4's comb (:mod:`.local`) and a few
    direct linear autoregressions (:class:`.model.LinearDirect`), then searches configurations
    of one global LightGBM model
    (:mod:`.search`: features, target transform, boosting) until the search deadline; every
    trial is a time-ordered backtest over ``n_windows`` expanding windows of ``H`` steps;
-3. greedy ensemble selection (Caruana, as in tabular AutoML) over the backtest forecasts of
-   the best configurations and those, by mean MASE;
+3. selects in two stages by backtest MASE (:mod:`.combine`): greedy ensemble selection
+   (Caruana) over the statistical models, per series and shrunk toward the panel's
+   weights; then the best learned model (linear or LightGBM) blended in only as far as its
+   backtest edge exceeds the optimism of picking the best of many trials;
 4. refits the chosen models on every value and keeps the backtest residual quantiles of the
    ensemble for the prediction intervals (:func:`.backtest.residual_quantiles`).
 """
@@ -27,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raysearch.automl.ensemble import blend, greedy_selection
+from raysearch.automl.ensemble import greedy_selection
 from raysearch.automl.features import DataError
 from raysearch.automl.files import load_table
 from raysearch.automl.forecast.backtest import (
@@ -36,7 +39,9 @@ from raysearch.automl.forecast.backtest import (
     residual_quantiles,
     run_backtest,
 )
+from raysearch.automl.forecast.combine import blend_series, series_weights, shrink_to_simple
 from raysearch.automl.forecast.data import Panel, future_times, read_panel, season_length
+from raysearch.automl.forecast.local import Local
 from raysearch.automl.forecast.model import (
     LINEAR_CONFIGS,
     LinearDirect,
@@ -46,13 +51,9 @@ from raysearch.automl.forecast.model import (
 from raysearch.automl.forecast.search import Candidate, local_search, ray_search
 from raysearch.automl.forecast.stats import HoltWinters, SeasonalDrift, Theta
 
-__all__ = ["Forecaster", "forecaster_for", "MAX_MEMBERS"]
+__all__ = ["Forecaster", "forecaster_for"]
 
 logger = logging.getLogger("raysearch.automl")
-
-#: the best configurations ensemble selection chooses from (with the baselines): each
-#: chosen one is refitted on all the data, so fewer keep ``fit`` within its budget
-MAX_MEMBERS = 3
 
 
 class Forecaster:
@@ -154,6 +155,7 @@ class Forecaster:
             Theta(self.horizon, m),
             SeasonalDrift(self.horizon, m),
             HoltWinters(self.horizon, m),
+            *(Local(name, self.horizon, m) for name in ("auto_ets", "auto_ar", "comb")),
             *(LinearDirect(c, self.horizon, m) for c in LINEAR_CONFIGS),
         ]
         for model in locals_:
@@ -187,7 +189,11 @@ class Forecaster:
         else:
             candidates = local_search(payload, self.searcher, self.seed)
         candidates.sort(key=lambda c: c.score)
-        self._select([*baselines, *candidates[:MAX_MEMBERS]], naive, [*baselines, *candidates])
+        # the linear autoregressions are learned models like LightGBM's: on a single series
+        # they overfit the backtest as the searched ones do, so they join the second stage
+        stats = [c for c in baselines if c.config["model"] != "linear"]
+        learned = [c for c in baselines if c.config["model"] == "linear"] + candidates
+        self._select(stats, sorted(learned, key=lambda c: c.score), naive)
         self._refit(panel, deadline)
         self.fit_time_s_ = time.time() - start
         if self.verbose:
@@ -205,36 +211,54 @@ class Forecaster:
             )
         return self
 
-    def _select(self, pool: list[Candidate], backtest: Backtest, trials: list[Candidate]) -> None:
-        """Greedy ensemble selection over the pool's backtest forecasts (by mean MASE)."""
-        preds = {c.name: c.preds for c in pool}
+    def _select(
+        self, baselines: list[Candidate], searched: list[Candidate], backtest: Backtest
+    ) -> None:
+        """Two stages on the backtest forecasts (by mean MASE): greedy ensemble selection
+        over the fixed simple models (per series, shrunk toward the panel's weights), then
+        the best searched configuration blended in as far as its edge survives the search's
+        optimism (:func:`.combine.shrink_to_simple`)."""
+        preds = {c.name: c.preds for c in baselines}
 
         def loss(_: np.ndarray, p: np.ndarray) -> float:
             return backtest.mase(p)
 
-        weights, score = greedy_selection(preds, backtest.actuals, loss, rounds=20)
-        self.weights_ = weights
-        self.configs_ = {c.name: c.config for c in pool if c.name in weights}
+        simple_weights, _ = greedy_selection(preds, backtest.actuals, loss, rounds=20)
+        names, matrix = series_weights(preds, backtest, simple_weights)
+        simple = blend_series(preds, names, matrix)
+        best = searched[0] if searched else None
+        lam = shrink_to_simple(simple, best.preds if best else None, backtest, len(searched))
+        if best is not None and lam > 0:
+            names, preds[best.name] = [*names, best.name], best.preds
+            matrix = np.column_stack([(1 - lam) * matrix, np.full(len(matrix), lam)])
+        used = matrix.max(axis=0) > 0
+        self.member_names_ = [n for n, u in zip(names, used) if u]
+        self.series_weights_ = matrix[:, used]
+        # panel-wide weights: series not seen in training get these
+        self.weights_ = dict(zip(self.member_names_, self.series_weights_.mean(axis=0)))
+        pool = [*baselines, *searched]
+        self.configs_ = {c.name: c.config for c in pool if c.name in self.member_names_}
         self.fit_seconds_ = {c.name: c.seconds / backtest.preds.shape[0] for c in pool}
-        blended = blend(preds, weights)
-        self.backtest_mase_ = float(score)
+        blended = blend_series(preds, self.member_names_, self.series_weights_)
+        self.backtest_mase_ = backtest.mase(blended)
         self.backtest_smape_ = Backtest(blended, backtest.actuals, backtest.scales).smape()
         self.interval_table_ = residual_quantiles(backtest.residuals(blended), self.quantiles)
         rows = [
             {
                 "model": c.name,
                 "mase": c.score,
-                "weight": weights.get(c.name, 0.0),
+                "weight": self.weights_.get(c.name, 0.0),
                 **{k: v for k, v in c.config.items() if k != "model"},
             }
-            for c in sorted(trials, key=lambda c: c.score)
+            for c in sorted(pool, key=lambda c: c.score)
         ]
         self.leaderboard_ = pd.DataFrame(rows)
 
     def _refit(self, panel: Panel, deadline: float) -> None:
         """Fits the ensemble's models on every value (heaviest weight first)."""
         self.models_: dict[str, Any] = {}
-        for name in sorted(self.weights_, key=lambda n: -self.weights_[n]):
+        mean_weight = dict(zip(self.member_names_, self.series_weights_.mean(axis=0)))
+        for name in sorted(mean_weight, key=lambda n: -mean_weight[n]):
             # a fit on all the data takes about a backtest window's fit, a little more
             if self.models_ and time.time() + 1.2 * self.fit_seconds_[name] > deadline:
                 logger.info("forecast: budget spent; %s left out of the ensemble", name)
@@ -254,7 +278,25 @@ class Forecaster:
         """The ensemble's forecasts ``(k, H)`` from the histories of ``panel``."""
         self._check_fitted()
         preds = {name: model.forecast(panel) for name, model in self.models_.items()}
-        return blend(preds, {n: self.weights_[n] for n in self.models_})
+        g = np.array([self.weights_.get(n, 0.0) for n in self.member_names_])
+        row = {key: i for i, key in enumerate(self.panel_.ids)}
+        weights = np.array(
+            [self.series_weights_[row[key]] if key in row else g for key in panel.ids]
+        )
+        return blend_series(preds, self.member_names_, weights)
+
+    def info(self) -> dict[str, Any]:
+        """What ``AutoML.save`` writes next to a fitted forecaster (``info.json``)."""
+        self._check_fitted()
+        return {
+            "label": self.label,
+            "problem_type": "forecast",
+            "time_column": self.time_column,
+            "id_column": self.id_column,
+            "horizon": self.horizon,
+            "season_length": self.m_,
+            "members": {n: float(w) for n, w in self.weights_.items()},
+        }
 
     def predict(self, data: Any = None) -> pd.DataFrame:
         """The next ``horizon`` steps after each series' last value (of the training data,

@@ -19,6 +19,7 @@ from raysearch.automl.forecast.features import (
     prediction_rows,
     training_rows,
 )
+from raysearch.automl.forecast.local import LOCAL_MODELS, Local
 from raysearch.automl.forecast.stats import HoltWinters, SeasonalDrift, Theta
 
 __all__ = [
@@ -157,6 +158,10 @@ def make_model(
         return HoltWinters(horizon, m)
     if config.get("model") == "linear":
         return LinearDirect(config, horizon, m)
+    if config.get("model") in LOCAL_MODELS:
+        return Local(str(config["model"]), horizon, m)
+    if config.get("model", "lightgbm") != "lightgbm":
+        raise ValueError(f"unknown forecasting model {config.get('model')!r}")
     return GlobalModel(config, horizon, m, seed=seed, threads=threads)
 
 

@@ -33,10 +33,11 @@ __all__ = [
     "seasonal_drift",
     "holt_winters",
     "seasonal_indices",
+    "seasonal_test",
 ]
 
 
-def _seasonal_test(y: np.ndarray, m: int) -> bool:
+def seasonal_test(y: np.ndarray, m: int) -> bool:
     """Whether the autocorrelation at lag ``m`` is significant (90%, Bartlett's bound)."""
     if m <= 1 or len(y) < 3 * m:
         return False
@@ -80,7 +81,7 @@ def theta_forecast(y: np.ndarray, horizon: int, m: int) -> np.ndarray:
 
     y = np.asarray(y, dtype=float)
     n = len(y)
-    seasonal = _seasonal_test(y, m)
+    seasonal = seasonal_test(y, m)
     multiplicative = seasonal and bool(np.all(y > 0))
     if seasonal:
         idx = seasonal_indices(y, m, multiplicative)

@@ -16,7 +16,11 @@ small macro space (:func:`bench_space`: 1-4 blocks, three ops, widths 8/16/32, k
   (forward+backward samples; a forward-only sample counts 1/3) and seconds;
 * **scaling**: 4 evaluation trials on 2 CPUs map one copy of the weights from Ray's object
   store (object-store usage and per-worker memory), and evaluation throughput with 2
-  workers against 1;
+  workers against 1, ``--eval-batch`` architectures per trial (and 1 for contrast); it
+  prints each throughput and the ratio. Without the search section it uses an untrained
+  supernet (the cost of an evaluation does not depend on the weights' values);
+* ``--space cell``: the NB201 cell space (:func:`raysearch.nas.cellnet.CellSuperNet`)
+  instead of the macro space;
 * **zero-cost proxies and DARTS**: the sections of :mod:`raysearch.bench.zerocost` when
   that module is there.
 
@@ -30,6 +34,15 @@ sample-passes, stand-alone EvolutionSearch 0.976 at 2.17e6 after 100 evaluations
 0.856 at its 2nd). Scaling: 2 workers 0.73-0.75x one worker; every evaluation maps the
 weights zero-copy from one object-store copy. The issue's targets (tau >= 0.6; one-shot
 reaching evolution's accuracy at <= 1/5 of its compute; >= 1.7x) are not met here.
+
+``--sampler depth_weighted`` (depth ``d`` drawn ~ ``d**2``; uniform depth leaves the deep
+block positions undertrained, so the supernet ranked deep subnets below shallow ones):
+tau (recalibrated / not) 0.48 / 0.03 and 0.41 / 0.18 at 30 supernet epochs, 0.56 / 0.11
+and 0.45 / 0.04 at 60, 0.51 / 0.11 and 0.54 / 0.01 at 120 (uniform at 120: 0.14); top-5
+precision 0.2-0.6. Search with it: retrained winner 0.953 at 2.50e5 sample-passes (30
+supernet epochs, 1/8.7 of evolution's compute; evolution passed it at its 15th evaluation)
+and 0.974 at 3.75e5 (60 epochs, 1/5.8; evolution passed it at its 99th), against 0.976.
+``--split n_blocks|op`` (few-shot NAS) did not help here (0.03-0.23, one seed).
 """
 
 from __future__ import annotations
@@ -49,10 +62,13 @@ from raysearch.bench.report import format_table, write_json
 __all__ = ["main", "bench_space", "kendall_tau", "top_k_precision", "StandaloneCache"]
 
 
-def bench_space(quick: bool = False) -> Any:
-    """The macro space of the benchmark."""
-    from raysearch.nas import macro_chain
+def bench_space(quick: bool = False, kind: str = "macro") -> Any:
+    """The macro space of the benchmark (``kind="cell"``: an NB201 cell space, one cell per
+    stage, 8 channels; 4 with ``quick``)."""
+    from raysearch.nas import macro_chain, nb201_cell
 
+    if kind == "cell":
+        return nb201_cell(channels=4 if quick else 8, cells_per_stage=1)
     if quick:
         return macro_chain(
             max_blocks=2, widths=(4, 8), kernels=(3, 5), expansions=(1, 2), stem_width=4
@@ -113,6 +129,10 @@ class StandaloneCache:
 
 
 # ----------------------------------------------------------------------------- sections
+def _sampler_options(a: Any) -> dict[str, Any]:
+    return {"power": a.depth_power} if a.sampler == "depth_weighted" else {}
+
+
 def ranking(a: Any, task: Any, space: Any, cache: StandaloneCache) -> dict[str, Any]:
     """Kendall tau / top-k precision of inherited vs stand-alone accuracy per seed."""
     from raysearch.nas.sampling import SuperNetTrainer
@@ -132,10 +152,13 @@ def ranking(a: Any, task: Any, space: Any, cache: StandaloneCache) -> dict[str, 
             (40,),
             10,
             sampler=a.sampler,
+            sampler_options=_sampler_options(a),
             epochs=a.supernet_epochs,
             lr=a.lr,
             batch_size=a.batch_size,
             seed=seed,
+            split=a.split,
+            split_epoch=a.split_epoch,
         )
         while trainer.epoch < a.supernet_epochs:
             trainer.train_epoch()
@@ -191,6 +214,7 @@ def oneshot_search(a: Any, task: Any, space: Any, folder: str) -> Any:
         task,
         supernet_epochs=a.supernet_epochs,
         sampler=a.sampler,
+        sampler_options=_sampler_options(a),
         lr=a.lr,
         batch_size=a.batch_size,
         search_samples=a.search_samples,
@@ -250,6 +274,23 @@ def _window(metrics: list[dict[str, Any]]) -> float:
     return max(max(float(m["timestamp"]) for m in metrics) - min(starts), 1e-9)
 
 
+def _steady_rate(metrics: list[dict[str, Any]]) -> float:
+    """Evaluations per second once every worker runs (from the last actor's first trial
+    start to the last trial's end; each trial counted by its overlap with that span): the
+    plain window also holds the time a later actor spends starting (imports, supernet)."""
+    spans = [(float(m["timestamp"]) - float(m.get("time_total_s", 0.0)), m) for m in metrics]
+    firsts: dict[Any, float] = {}
+    for start, m in spans:
+        firsts[m["pid"]] = min(start, firsts.get(m["pid"], math.inf))
+    t0, t1 = max(firsts.values()), max(float(m["timestamp"]) for m in metrics)
+    done = 0.0
+    for start, m in spans:
+        end = float(m["timestamp"])
+        share = max(0.0, min(end, t1) - max(start, t0)) / max(end - start, 1e-9)
+        done += share * int(m.get("evals", 1))
+    return done / max(t1 - t0, 1e-9)
+
+
 def scaling(a: Any, task: Any, space: Any, weights: dict[str, Any], folder: str) -> dict[str, Any]:
     """4 evaluation trials on 2 CPUs share one copy; throughput with 2 workers vs 1."""
     from raysearch.searchers.random import RandomSearch
@@ -257,7 +298,7 @@ def scaling(a: Any, task: Any, space: Any, weights: dict[str, Any], folder: str)
 
     size_mb = sum(v.numel() * v.element_size() for v in weights.values()) / 2**20
     rows = []
-    for workers, cpu in ((4, 0.5), (1, 1.0), (2, 1.0)):
+    for batch, workers, cpu in _scaling_runs(a.eval_batch):
         before, _ = _object_store()
         start = time.perf_counter()
         result, ref = search_phase(
@@ -268,25 +309,37 @@ def scaling(a: Any, task: Any, space: Any, weights: dict[str, Any], folder: str)
             searcher=RandomSearch(space, seed=0),
             calib_size=a.calib,
             max_concurrent=workers,
+            eval_batch=batch,
             seed=0,
             resources={"cpu": cpu},
             storage_path=folder,
-            name=f"scaling-{workers}x{cpu}-{time.time_ns()}",
+            name=f"scaling-b{batch}-{workers}x{cpu}-{time.time_ns()}",
             verbose=0,
         )
         wall = time.perf_counter() - start
         during, objects = _object_store()
         metrics = [r.metrics for r in result.results if r.metrics]
+        evals = sum(int(m.get("evals", 1)) for m in metrics)
+        busy = sum(float(m["eval_s"]) for m in metrics)
         rows.append(
             {
+                "eval_batch": batch,
                 "workers": workers,
                 "cpu_per_trial": cpu,
-                "evals": len(metrics),
+                "trials": len(metrics),
+                "evals": evals,
                 "wall_s": wall,
-                "evals_per_s": len(metrics) / wall,
+                "evals_per_s": evals / wall,
                 # from the first trial's start to the last one's end (no Tune start-up)
-                "evals_per_s_window": len(metrics) / _window(metrics),
-                "eval_s_mean": float(np.mean([m["eval_s"] for m in metrics])),
+                "evals_per_s_window": evals / _window(metrics),
+                "evals_per_s_steady": _steady_rate(metrics),
+                # share of the window the workers spent evaluating (the rest: Tune per trial)
+                "worker_busy": busy / (_window(metrics) * min(workers, len(metrics))),
+                "eval_s_mean": busy / max(evals, 1),
+                # CPU seconds of the evaluating thread: equal for 1 and 2 workers unless they
+                # interfere; a wall time above it is time spent waiting for a core
+                "eval_cpu_s_mean": sum(float(m.get("cpu_s", 0)) for m in metrics) / max(evals, 1),
+                "torch_threads": max(int(m.get("torch_threads", 0)) for m in metrics),
                 "actors": len({m["pid"] for m in metrics}),
                 "zero_copy": all(bool(m["zero_copy"]) for m in metrics),
                 "weights_mb": size_mb,
@@ -298,9 +351,24 @@ def scaling(a: Any, task: Any, space: Any, weights: dict[str, Any], folder: str)
         )
         del ref
         print(format_table(rows[-1:]), flush=True)
-    one = next(r for r in rows if r["workers"] == 1)["evals_per_s_window"]
-    two = next(r for r in rows if r["workers"] == 2)["evals_per_s_window"]
-    return {"rows": rows, "speedup_2_vs_1": two / one}
+    out: dict[str, Any] = {"rows": rows}
+    for batch in sorted({r["eval_batch"] for r in rows}):
+        rate = {r["workers"]: r["evals_per_s_steady"] for r in rows if r["eval_batch"] == batch}
+        key = "speedup_2_vs_1" if batch == a.eval_batch else f"speedup_2_vs_1_batch{batch}"
+        out[key] = rate[2] / rate[1]
+        print(
+            f"evaluation throughput (steady), {batch} architecture(s) per trial: 1 worker "
+            f"{rate[1]:.2f} evals/s, 2 workers {rate[2]:.2f} evals/s -> {out[key]:.2f}x",
+            flush=True,
+        )
+    return out
+
+
+def _scaling_runs(eval_batch: int) -> list[tuple[int, int, float]]:
+    """(architectures per trial, workers, CPUs per trial) of the scaling section: 4 trials
+    on 2 CPUs share one copy; 1 and 2 workers, batched and (for contrast) one per trial."""
+    runs = [(eval_batch, 4, 0.5), (eval_batch, 1, 1.0), (eval_batch, 2, 1.0)]
+    return runs + ([(1, 1, 1.0), (1, 2, 1.0)] if eval_batch > 1 else [])
 
 
 def zerocost_sections(task: Any, quick: bool) -> dict[str, Any]:
@@ -335,14 +403,23 @@ def _parser() -> Any:
     ap.add_argument("--archs", type=int, default=30, help="architectures ranked")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="supernet seeds")
     ap.add_argument("--supernet-epochs", type=int, default=30)
-    ap.add_argument("--sampler", default="uniform", choices=["uniform", "sandwich"])
+    ap.add_argument(
+        "--sampler", default="uniform", choices=["uniform", "sandwich", "depth_weighted"]
+    )
+    ap.add_argument("--depth-power", type=float, default=2.0, help="depth_weighted's power")
+    ap.add_argument("--split", default=None, choices=["n_blocks", "op"], help="few-shot NAS")
+    ap.add_argument("--split-epoch", type=int, default=None, help="default: half the epochs")
     ap.add_argument("--lr", type=float, default=3e-3, help="supernet learning rate")
     ap.add_argument("--batch-size", type=int, default=128, help="every training's batch size")
     ap.add_argument("--calib", type=int, default=1000, help="BN calibration rows")
     ap.add_argument("--evals", type=int, default=100, help="stand-alone evolution evaluations")
     ap.add_argument("--search-samples", type=int, default=100)
     ap.add_argument("--top-k", type=int, default=3)
-    ap.add_argument("--scaling-samples", type=int, default=24)
+    ap.add_argument("--scaling-samples", type=int, default=128)
+    ap.add_argument(
+        "--eval-batch", type=int, default=8, help="architectures per evaluation trial (scaling)"
+    )
+    ap.add_argument("--space", default="macro", choices=["macro", "cell"], help="the space")
     ap.add_argument("--sections", nargs="+", default=["ranking", "search", "scaling", "zerocost"])
     ap.add_argument("--quick", action="store_true", help="toy sizes (smoke test)")
     add_cpus_option(ap)
@@ -353,7 +430,19 @@ def _parser() -> Any:
 def _quick(a: Any) -> None:
     a.n_train, a.n_val, a.epochs, a.archs, a.seeds = 256, 128, 2, 6, a.seeds[:1]
     a.supernet_epochs, a.calib, a.evals, a.search_samples = 1, 64, 6, 4
-    a.top_k, a.scaling_samples = 2, 4
+    a.top_k, a.scaling_samples, a.eval_batch = 2, 4, 2
+
+
+def _scaling_weights(out: Any, space: Any) -> dict[str, Any]:
+    """The searched supernet's weights, or (scaling alone) an untrained supernet's: the
+    values do not change what an evaluation costs."""
+    from raysearch.nas.sampling import SuperNetTrainer
+    from raysearch.nas.supernet import SuperNet
+
+    if out is not None:
+        return SuperNetTrainer.load_weights(out.supernet_path)
+    print("scaling: untrained supernet weights (run with the search section for trained ones)")
+    return dict(SuperNet(space, (40,), 10, seed=0).state_dict())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -371,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         max_epochs=a.epochs, n_train=a.n_train, n_val=a.n_val, batch_size=a.batch_size
     )
     task.latency_repeats = 0
-    space = bench_space(a.quick)
+    space = bench_space(a.quick, a.space)
     cache = StandaloneCache(folder, task, a.epochs)
     report: dict[str, Any] = {"args": vars(a)}
     start = time.perf_counter()
@@ -384,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not ray.is_initialized():
             init_local_ray(a.cpus)
+    if "search" in a.sections:
         out = oneshot_search(a, task, space, folder)
         report["oneshot"] = {
             "winner": out.winner,
@@ -396,12 +486,8 @@ def main(argv: list[str] | None = None) -> int:
         report["compare"] = compare(evolution, out, cache)
         report["evolution_curve"] = evolution["curve"]
         print("\none-shot vs stand-alone EvolutionSearch\n" + format_table([report["compare"]]))
-    if "scaling" in a.sections and out is not None:
-        from raysearch.nas.sampling import SuperNetTrainer
-
-        weights = SuperNetTrainer.load_weights(out.supernet_path)
-        report["scaling"] = scaling(a, task, space, weights, folder)
-        print(f"evaluation speedup, 2 workers vs 1: {report['scaling']['speedup_2_vs_1']:.2f}x")
+    if "scaling" in a.sections:
+        report["scaling"] = scaling(a, task, space, _scaling_weights(out, space), folder)
     if "zerocost" in a.sections:
         report["zerocost"] = zerocost_sections(task, a.quick)
     report["elapsed_s"] = time.perf_counter() - start

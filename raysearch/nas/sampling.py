@@ -8,7 +8,10 @@ Samplers (``sampler=`` of :class:`SuperNetTrainer`, or :func:`make_sampler`):
   step the largest and the smallest architecture plus ``n_random`` uniform ones, their
   gradients summed, so the extremes of the space (which uniform sampling visits rarely)
   are trained every step. Largest means deepest, widest, largest kernel and expansion,
-  stride 1; smallest the opposite; the op and skip of each block are drawn at random.
+  stride 1; smallest the opposite; the op and skip of each block are drawn at random;
+* ``"depth_weighted"``: uniform blocks, depth ``d`` drawn with probability ``~ d**power``
+  (``power=2`` default): deep block positions, rarely trained under uniform depth,
+  are trained more often (on MNIST-1D Kendall tau 0.18 -> 0.41-0.56, ``bench oneshot``).
 
 :class:`SuperNetTrainer` holds the supernet, the optimizer and every random state (the
 numpy generator that draws paths, the torch generator of the batch order); its checkpoint
@@ -34,6 +37,7 @@ __all__ = [
     "make_sampler",
     "uniform_paths",
     "sandwich_paths",
+    "depth_weighted_paths",
     "extreme_arch",
     "SuperNetTrainer",
 ]
@@ -78,6 +82,27 @@ def uniform_paths(space: Space) -> Sampler:
     return sample
 
 
+def depth_weighted_paths(space: Space, power: float = 2.0) -> Sampler:
+    """One architecture per step whose depth ``d`` is drawn with probability proportional
+    to ``d ** power`` (the blocks uniformly, as ``"uniform"``). Uniform depth trains block
+    position ``k`` only in the paths at least ``k`` deep, so deep subnets stay undertrained
+    and rank below shallow ones (on MNIST-1D Kendall tau 0.18 -> 0.41-0.56, bench oneshot)."""
+    limits = macro_limits(space)
+    depths = np.arange(limits["min_blocks"], limits["max_blocks"] + 1)
+    weights = depths.astype(float) ** float(power)
+    probs = weights / weights.sum()
+
+    def sample(rng: np.random.Generator) -> list[dict[str, Any]]:
+        depth = int(rng.choice(depths, p=probs))
+        arch = space.to_config(space.sample(rng))
+        blocks = list(arch["blocks"])
+        while len(blocks) < depth:  # blocks are drawn independently per position
+            blocks += space.to_config(space.sample(rng))["blocks"]
+        return [{**arch, "n_blocks": depth, "blocks": blocks[:depth]}]
+
+    return sample
+
+
 def sandwich_paths(space: Space, n_random: int = 2) -> Sampler:
     """The sandwich rule: largest, smallest and ``n_random`` uniform architectures."""
     if n_random < 0:
@@ -94,6 +119,7 @@ def sandwich_paths(space: Space, n_random: int = 2) -> Sampler:
 SAMPLERS: dict[str, Callable[..., Sampler]] = {
     "uniform": uniform_paths,
     "sandwich": sandwich_paths,
+    "depth_weighted": depth_weighted_paths,
 }
 
 
@@ -117,6 +143,10 @@ class SuperNetTrainer:
         optimizer: ``"adamw"`` or ``"sgd"`` (Nesterov momentum 0.9, as SPOS).
         epochs: the cosine schedule's length (the learning rate reaches 0 there).
         seed: the initial weights, the paths and the batch order.
+        split, split_epoch: few-shot NAS (:mod:`raysearch.nas.fewshot`): after
+            ``split_epoch`` epochs the supernet is split along ``split`` (``"n_blocks"`` or
+            ``"op"``) into sub-supernets that start from its weights (a fresh optimizer, the
+            same learning-rate schedule); None (default): one supernet throughout.
     """
 
     def __init__(
@@ -134,11 +164,20 @@ class SuperNetTrainer:
         batch_size: int = 128,
         epochs: int = 10,
         seed: SeedLike = 0,
+        split: str | None = None,
+        split_epoch: int | None = None,
     ) -> None:
         import torch
 
         from raysearch.core.rng import torch_generator
+        from raysearch.nas.fewshot import SPLIT_DIMENSIONS
 
+        if split is not None and split not in SPLIT_DIMENSIONS:
+            raise ValueError(f"split must be one of {list(SPLIT_DIMENSIONS)}, got {split!r}")
+        self.split = split
+        self.split_epoch = int(epochs) // 2 if split_epoch is None else int(split_epoch)
+        self.split_done, self.split_at = False, -1
+        self.settings = (str(optimizer), float(lr), float(weight_decay))
         rng = make_rng(seed)
         self.space = space
         self.sampler_name = sampler
@@ -151,25 +190,43 @@ class SuperNetTrainer:
         self.y = torch.as_tensor(np.array(y, np.int64))
         self.batch_size = int(batch_size)
         self.epochs = max(int(epochs), 1)
-        if optimizer == "adamw":
-            self.optimizer: Any = torch.optim.AdamW(
-                self.model.parameters(), lr=float(lr), weight_decay=float(weight_decay)
-            )
-        elif optimizer == "sgd":  # SPOS's choice: stale moments move unused slices less
-            self.optimizer = torch.optim.SGD(
-                self.model.parameters(),
-                lr=float(lr),
-                momentum=0.9,
-                nesterov=True,
-                weight_decay=float(weight_decay),
-            )
-        else:
-            raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {optimizer!r}")
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda e: 0.5 * (1 + np.cos(np.pi * min(e, self.epochs) / self.epochs))
-        )
+        self.optimizer, self.scheduler = self._optimizer(0)
         self.epoch = 0
         self.sample_passes = 0
+
+    def _optimizer(self, epoch: int) -> tuple[Any, Any]:
+        """A fresh optimizer over the model's parameters, its cosine schedule at ``epoch``."""
+        import torch
+
+        name, lr, weight_decay = self.settings
+        params = self.model.parameters()
+        optimizer: Any
+        if name == "adamw":
+            optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        elif name == "sgd":  # SPOS's choice: stale moments move unused slices less
+            optimizer = torch.optim.SGD(
+                params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay
+            )
+        else:
+            raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {name!r}")
+        epochs = self.epochs
+
+        def cosine(e: int) -> float:
+            return float(0.5 * (1 + np.cos(np.pi * min(e + epoch, epochs) / epochs)))
+
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
+
+    def split_now(self, at: int | None = None) -> None:
+        """Splits the supernet (few-shot NAS); a fresh optimizer continues the schedule
+        from epoch ``at`` (default: now)."""
+        from raysearch.nas.fewshot import FewShotSuperNet
+
+        if self.split is None or self.split_done:
+            return
+        self.model = FewShotSuperNet(self.model, self.split)
+        self.split_at = self.epoch if at is None else int(at)
+        self.optimizer, self.scheduler = self._optimizer(self.split_at)
+        self.split_done = True
 
     def train_epoch(self) -> dict[str, Any]:
         """One pass over the data, each batch through the sampler's paths (gradients of the
@@ -178,6 +235,8 @@ class SuperNetTrainer:
         from torch.nn import functional as F
 
         start = time.perf_counter()
+        if self.split is not None and self.epoch >= self.split_epoch:
+            self.split_now()
         self.model.train()
         order = torch.randperm(len(self.x), generator=self.generator)
         total, seen, paths = 0.0, 0, 0
@@ -213,9 +272,13 @@ class SuperNetTrainer:
             "sample_passes": self.sample_passes,
             "generator": self.generator.get_state(),
             "rng": self.rng.bit_generator.state,
+            "split_done": self.split_done,
+            "split_at": self.split_at,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state.get("split_done") and not self.split_done:
+            self.split_now(int(state["split_at"]))
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])

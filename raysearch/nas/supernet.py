@@ -19,8 +19,9 @@ the kernels. Depth is elastic too: a subnet of ``n`` blocks runs the first ``n``
   copy (how the Ray search puts them once into the object store and every evaluation
   actor maps them read-only).
 
-Only the cell space is not covered: this supernet is for ``kind="macro"`` architectures
-with the built-in ops. Training (samplers, the epoch loop, checkpoints) is in
+For a NAS-Bench-201 cell space (``kind="cell"``), :func:`SuperNet` returns the single-path
+cell supernet of :mod:`raysearch.nas.cellnet` (same API); the macro supernet holds the
+built-in macro ops. Training (samplers, the epoch loop, checkpoints) is in
 :mod:`raysearch.nas.sampling`. torch is imported when a supernet is built; the torch
 classes are created on first use by :func:`supernet_modules` (like
 :mod:`raysearch.nas.modules`), so pickled supernets load by reference.
@@ -397,7 +398,8 @@ def SuperNet(
     *,
     seed: Any = 0,
 ) -> Any:
-    """The supernet of a :func:`raysearch.nas.macro_chain` space (a ``MacroSuperNet``).
+    """The supernet of a :func:`raysearch.nas.macro_chain` space (a ``MacroSuperNet``), or
+    of a :func:`raysearch.nas.nb201_cell` space (:func:`raysearch.nas.cellnet.CellSuperNet`).
 
     Args:
         space: the macro space (ops among :data:`SUPERNET_OPS`, odd kernels).
@@ -413,6 +415,10 @@ def SuperNet(
 
     from raysearch.nas.builder import KINDS  # noqa: F401 - the builder registers the ops
 
+    if space.to_dict().get("kind") == "cell":
+        from raysearch.nas.cellnet import CellSuperNet
+
+        return CellSuperNet(space, input_shape, num_classes, seed=seed)
     generator = _generator(seed)
     with torch.random.fork_rng(devices=[]):
         torch.set_rng_state(generator.get_state())

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from raysearch.nas import ArchitectureError, cost, macro_chain, nb201_cell  # noqa: E402
+from raysearch.nas import ArchitectureError, cost, macro_chain, mlp_space  # noqa: E402
 from raysearch.nas.sampling import (  # noqa: E402
     SuperNetTrainer,
     extreme_arch,
@@ -85,7 +85,7 @@ def test_rejects_points_outside_the_space_and_other_kinds() -> None:
     with pytest.raises(ArchitectureError):
         net(torch.zeros(2, 16))  # nothing active yet
     with pytest.raises(ArchitectureError, match="macro"):
-        SuperNet(nb201_cell(), (16,), 4)
+        SuperNet(mlp_space(), (16,), 4)  # a cell space gets the cell supernet (cellnet)
     with pytest.raises(ArchitectureError, match="ops"):
         macro_limits(macro_chain(ops=("conv", "nor_conv_3x3")))
 

@@ -130,7 +130,7 @@ class StandaloneCache:
 
 # ----------------------------------------------------------------------------- sections
 def _sampler_options(a: Any) -> dict[str, Any]:
-    return {"power": a.depth_power} if a.sampler == "depth_weighted" else {}
+    return {"power": a.depth_power} if a.sampler in ("auto", "depth_weighted") else {}
 
 
 def ranking(a: Any, task: Any, space: Any, cache: StandaloneCache) -> dict[str, Any]:
@@ -404,7 +404,7 @@ def _parser() -> Any:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="supernet seeds")
     ap.add_argument("--supernet-epochs", type=int, default=30)
     ap.add_argument(
-        "--sampler", default="uniform", choices=["uniform", "sandwich", "depth_weighted"]
+        "--sampler", default="auto", choices=["auto", "uniform", "sandwich", "depth_weighted"]
     )
     ap.add_argument("--depth-power", type=float, default=2.0, help="depth_weighted's power")
     ap.add_argument("--split", default=None, choices=["n_blocks", "op"], help="few-shot NAS")

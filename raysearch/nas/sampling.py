@@ -11,7 +11,9 @@ Samplers (``sampler=`` of :class:`SuperNetTrainer`, or :func:`make_sampler`):
   stride 1; smallest the opposite; the op and skip of each block are drawn at random;
 * ``"depth_weighted"``: uniform blocks, depth ``d`` drawn with probability ``~ d**power``
   (``power=2`` default): deep block positions, rarely trained under uniform depth,
-  are trained more often (on MNIST-1D Kendall tau 0.18 -> 0.41-0.56, ``bench oneshot``).
+  are trained more often (on MNIST-1D Kendall tau 0.18 -> 0.41-0.56, ``bench oneshot``);
+* ``"auto"`` (the default): ``"depth_weighted"`` on a macro space whose depth varies,
+  ``"uniform"`` otherwise.
 
 :class:`SuperNetTrainer` holds the supernet, the optimizer and every random state (the
 numpy generator that draws paths, the torch generator of the batch order); its checkpoint
@@ -38,6 +40,7 @@ __all__ = [
     "uniform_paths",
     "sandwich_paths",
     "depth_weighted_paths",
+    "auto_paths",
     "extreme_arch",
     "SuperNetTrainer",
 ]
@@ -115,8 +118,19 @@ def sandwich_paths(space: Space, n_random: int = 2) -> Sampler:
     return sample
 
 
+def auto_paths(space: Space, power: float = 2.0) -> Sampler:
+    """The default: ``"depth_weighted"`` for a macro space whose depth varies (it ranked
+    architectures best in bench oneshot), ``"uniform"`` otherwise (a cell space)."""
+    if space.to_dict().get("kind") == "macro":
+        limits = macro_limits(space)
+        if limits["max_blocks"] > limits["min_blocks"]:
+            return depth_weighted_paths(space, power)
+    return uniform_paths(space)
+
+
 #: sampler name -> factory ``(space, **options) -> sampler``
 SAMPLERS: dict[str, Callable[..., Sampler]] = {
+    "auto": auto_paths,
     "uniform": uniform_paths,
     "sandwich": sandwich_paths,
     "depth_weighted": depth_weighted_paths,
@@ -137,7 +151,8 @@ class SuperNetTrainer:
         space: a :func:`raysearch.nas.macro_chain` space.
         train_data: ``(X, y)`` arrays.
         input_shape, num_classes: of the task.
-        sampler: ``"uniform"`` or ``"sandwich"`` (module docstring).
+        sampler: ``"auto"`` (default), ``"uniform"``, ``"sandwich"`` or ``"depth_weighted"``
+            (module docstring).
         sampler_options: e.g. ``{"n_random": 2}`` for the sandwich rule.
         lr, weight_decay, batch_size: training settings.
         optimizer: ``"adamw"`` or ``"sgd"`` (Nesterov momentum 0.9, as SPOS).
@@ -156,7 +171,7 @@ class SuperNetTrainer:
         input_shape: tuple[int, ...],
         num_classes: int,
         *,
-        sampler: str = "uniform",
+        sampler: str = "auto",
         sampler_options: Mapping[str, Any] | None = None,
         lr: float = 3e-3,
         weight_decay: float = 1e-4,
@@ -180,8 +195,8 @@ class SuperNetTrainer:
         self.settings = (str(optimizer), float(lr), float(weight_decay))
         rng = make_rng(seed)
         self.space = space
-        self.sampler_name = sampler
-        self.sample = make_sampler(sampler, space, **dict(sampler_options or {}))
+        self.sampler_name, self.sampler_options = sampler, dict(sampler_options or {})
+        self.sample = make_sampler(sampler, space, **self.sampler_options)
         self.model = SuperNet(space, input_shape, num_classes, seed=rng)
         self.rng = np.random.default_rng(rng.integers(2**63))
         self.generator = torch_generator(rng)
@@ -274,6 +289,7 @@ class SuperNetTrainer:
             "rng": self.rng.bit_generator.state,
             "split_done": self.split_done,
             "split_at": self.split_at,
+            "sampler": [self.sampler_name, self.sampler_options],
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -286,6 +302,9 @@ class SuperNetTrainer:
         self.sample_passes = int(state["sample_passes"])
         self.generator.set_state(state["generator"])
         self.rng.bit_generator.state = state["rng"]
+        if "sampler" in state:  # the paths continue as they were drawn, whatever was passed
+            self.sampler_name, self.sampler_options = state["sampler"][0], state["sampler"][1]
+            self.sample = make_sampler(self.sampler_name, self.space, **self.sampler_options)
 
     def save(self, folder: str) -> str:
         """Writes the state to ``folder/supernet_state.pt``; returns the path."""

@@ -139,7 +139,7 @@ def supernet_phase(
     task: NASTask,
     *,
     epochs: int,
-    sampler: str = "uniform",
+    sampler: str = "auto",
     sampler_options: Mapping[str, Any] | None = None,
     lr: float = 3e-3,
     batch_size: int = 128,
@@ -524,7 +524,7 @@ def oneshot(
     task: NASTask,
     *,
     supernet_epochs: int = 30,
-    sampler: str = "uniform",
+    sampler: str = "auto",
     sampler_options: Mapping[str, Any] | None = None,
     lr: float = 3e-3,
     batch_size: int = 128,
@@ -545,7 +545,7 @@ def oneshot(
 
     ``space``: a :func:`raysearch.nas.macro_chain` space; ``task``: data and training
     settings (:func:`raysearch.nas.datasets.mnist1d_task`). Supernet: ``supernet_epochs``,
-    ``sampler`` (``"uniform"``/``"sandwich"``), ``sampler_options``, ``lr``, ``batch_size``,
+    ``sampler`` (:data:`raysearch.nas.sampling.SAMPLERS`), ``sampler_options``, ``lr``, ``batch_size``,
     ``supernet_resources`` (one CPU). Search: ``search_samples`` evaluations by
     ``searcher`` (default ``EvolutionSearch``), BN recalibrated on the first ``calib_size``
     training rows, ``max_concurrent`` at a time. Retrain: ``top_k`` architectures for

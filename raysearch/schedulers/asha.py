@@ -17,6 +17,13 @@ none does it start a new trial. When no new trial is pending and nothing runs, t
 paused trial is promoted anyway, so an experiment never stalls with paused trials and
 nothing to run (ray-project/ray#6780, #37605).
 
+``min_rank_corr`` (off by default): a rung selects only where early ranks are shown to
+predict final ones (:class:`~raysearch.schedulers.rankcorr.RungGate`): the first ``warmup``
+trials run to ``max_t``, and a rung stops or pauses trials only once the lower bound of the
+Spearman correlation between its losses and the final ones (over trials it did not select)
+is at least ``min_rank_corr``; closed rungs let every trial pass, so the grace period grows
+where early ranks mislead.
+
 Failed trials, NaN/inf reports (recorded as the worst loss, never promoted) and trials that
 end or crash before their first rung are all handled; the whole state (brackets, rungs,
 promotions, trial status) is JSON, so it survives an interrupted experiment.
@@ -34,6 +41,7 @@ import numpy as np
 from raysearch.core.rng import SeedLike
 from raysearch.core.scheduler import Scheduler
 from raysearch.core.types import Decision
+from raysearch.schedulers.rankcorr import RungGate
 from raysearch.schedulers.rungs import Rung, check_resources, milestones, reached
 
 __all__ = ["ASHAScheduler"]
@@ -55,6 +63,11 @@ class ASHAScheduler(Scheduler):
             needs trials that checkpoint).
         min_samples: the first ``min_samples`` trials that reach a rung pass it (e.g. the
             baseline configurations of an AutoML run all finish).
+        min_rank_corr: None (default): every rung selects. A number: a rung selects only
+            when the lower bound of the rank correlation between its losses and the final
+            ones is at least this (see the module docstring; 0.3 in the bench's
+            ``asha-corr`` methods).
+        warmup: with ``min_rank_corr``, the first trials added, which run to ``max_t``.
         seed: seeds the bracket draw.
     """
 
@@ -69,12 +82,17 @@ class ASHAScheduler(Scheduler):
         brackets: int = 1,
         variant: str = "stop",
         min_samples: int = 0,
+        min_rank_corr: float | None = None,
+        warmup: int = 8,
         seed: SeedLike = None,
     ) -> None:
         super().__init__(seed=seed)
         if not (isinstance(min_samples, int) and min_samples >= 0):
             raise ValueError(f"min_samples must be an integer >= 0, got {min_samples!r}")
         self.min_samples = min_samples
+        self.min_rank_corr = None if min_rank_corr is None else float(min_rank_corr)
+        self.warmup = warmup
+        self._gate = None if min_rank_corr is None else RungGate(min_rank_corr, warmup)
         check_resources(grace_period, max_t, reduction_factor)
         if variant not in _VARIANTS:
             raise ValueError(f"variant must be one of {_VARIANTS}, got {variant!r}")
@@ -107,6 +125,8 @@ class ASHAScheduler(Scheduler):
             "brackets": self.brackets,
             "variant": self.variant,
             "min_samples": self.min_samples,
+            "min_rank_corr": self.min_rank_corr,
+            "warmup": self.warmup,
         }
 
     # ---------------------------------------------------------------- events
@@ -115,6 +135,8 @@ class ASHAScheduler(Scheduler):
             return
         b = int(self.rng.choice(len(self._rungs), p=self._weights)) if len(self._rungs) > 1 else 0
         self._trials[trial_id] = {"bracket": b, "status": "pending", "rung": -1}
+        if self._gate is not None:
+            self._gate.add(trial_id)
 
     def _info(self, trial_id: str) -> dict[str, Any]:
         if trial_id not in self._trials:
@@ -137,6 +159,8 @@ class ASHAScheduler(Scheduler):
         if crossed:
             info["rung"] = crossed[-1]
         if reached(step, self.max_t):
+            if self._gate is not None:
+                self._gate.finish(trial_id, value)
             return self._stop(trial_id)
         if not crossed:
             if self.variant == "promote":
@@ -149,7 +173,9 @@ class ASHAScheduler(Scheduler):
         rung = rungs[crossed[-1]]
         if value is None:
             return self._stop(trial_id)
-        if len(rung.recorded) <= self.min_samples:  # the first ones at a rung all pass
+        if len(rung.recorded) <= self.min_samples or (  # the first ones at a rung all pass
+            self._gate is not None and self._gate.passes(trial_id, rung)
+        ):
             if self.variant == "promote":
                 rung.promoted.append(trial_id)
             return Decision.CONTINUE
@@ -200,6 +226,18 @@ class ASHAScheduler(Scheduler):
                         break
         return None if best is None else best[2]
 
+    def _closed_rung_waiter(self, paused: Sequence[str]) -> str | None:
+        """A trial paused at a rung that has closed since (``min_rank_corr``): it passes."""
+        if self._gate is None:
+            return None
+        for t in paused:
+            info = self._trials.get(t, {})
+            if info.get("status") == "paused" and info.get("rung", -1) >= 0:
+                rung = self._rungs[info["bracket"]][info["rung"]]
+                if t not in rung.promoted and self._gate.passes(t, rung):
+                    return t
+        return None
+
     def _resume(self, trial_id: str) -> str:
         info = self._trials[trial_id]
         rung = self._rungs[info["bracket"]][info["rung"]]
@@ -228,7 +266,7 @@ class ASHAScheduler(Scheduler):
             self._trials[stray]["status"] = "running"
             return stray
         if self.variant == "promote" and paused:
-            chosen = self._promotion(paused)
+            chosen = self._closed_rung_waiter(paused) or self._promotion(paused)
             if chosen is not None:
                 return self._resume(chosen)
         if pending:
@@ -263,6 +301,7 @@ class ASHAScheduler(Scheduler):
             "rungs": [[r.to_json() for r in rungs] for rungs in self._rungs],
             "trials": [[t, dict(i)] for t, i in self._trials.items()],
             "stops": list(self._stops),
+            **({} if self._gate is None else {"gate": self._gate.to_json()}),
         }
 
     def _load_state_data(self, data: dict[str, Any]) -> None:
@@ -270,6 +309,8 @@ class ASHAScheduler(Scheduler):
             self._rungs = [[Rung.from_json(r) for r in rungs] for rungs in data["rungs"]]
         self._trials = {str(t): dict(i) for t, i in data.get("trials", [])}
         self._stops = [str(t) for t in data.get("stops", [])]
+        if self._gate is not None:
+            self._gate.load(data.get("gate", {}))
 
     # ---------------------------------------------------------------- introspection
     def rungs(self) -> list[list[dict[str, Any]]]:

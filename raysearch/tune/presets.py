@@ -81,6 +81,7 @@ def preset(
     reduction_factor: float = 3,
     brackets: int = 1,
     variant: str = "stop",
+    min_rank_corr: float | None = None,
     time_attr: str = TIME_ATTR,
     seed: SeedLike = None,
     n_min: int | None = None,
@@ -97,6 +98,9 @@ def preset(
         max_t, grace_period, reduction_factor, brackets, variant, time_attr: of the
             :class:`~raysearch.tune.ASHAScheduler` (``variant="promote"`` needs
             checkpointing trials).
+        min_rank_corr: None (default) or the rank correlation a rung must show with the
+            final step before it stops trials (adaptive grace period, e.g. 0.3; see
+            :mod:`raysearch.schedulers.rankcorr`): for tasks where early ranks mislead.
         seed: seeds both the searcher and the scheduler.
         n_min: trials a rung needs before the model uses it (default: TPE's ``n_startup``
             and at least the number of parameters + 1).
@@ -117,6 +121,7 @@ def preset(
         reduction_factor=reduction_factor,
         brackets=brackets,
         variant=variant,
+        min_rank_corr=min_rank_corr,
         seed=s2,
     )
     return searcher, scheduler

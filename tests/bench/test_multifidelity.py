@@ -84,3 +84,24 @@ def test_equal_compute_lets_early_stopping_start_more_trials():
 def test_wide_task_has_a_fixed_grid_beyond_the_default():
     assert len(mf.grid_points("diamonds_wide")) == 504 > len(mf.grid_points("diamonds"))
     assert mf.grid_points("diamonds_wide", "wide") == mf.grid_points("diamonds", "wide")
+
+
+def test_rank_correlation_gate_keeps_slow_starters_at_equal_compute():
+    """Curves whose early ranks invert the final ones: rank-based ASHA stops the grid's
+    best configuration, the ``-corr`` method (rungs closed by the measured correlation)
+    trains it to the end; both within FIFO's compute."""
+    rng = np.random.default_rng(1)
+    max_t, budget = 9, 30 * 9
+    curves = {}
+    for point in mf.grid_points("digits"):
+        floor = rng.uniform(0.1, 1.0)
+        start = 3.0 - floor  # the best floors start worst
+        curves[mf.config_key(point)] = [
+            floor + (start - floor) * np.exp(-0.4 * (s + 1)) for s in range(max_t)
+        ]
+    optimum = min(c[-1] for c in curves.values())
+    kwargs = dict(seed=0, n_trials=budget, n_workers=2, max_t=max_t, budget=budget)
+    runs = {m: mf.run_method(m, "digits", curves, **kwargs) for m in ("asha-stop", "asha-corr")}
+    assert all(budget <= r["compute"] <= budget + 2 for r in runs.values())
+    finals = {m: r["best"] - optimum for m, r in runs.items()}  # regret of the final best
+    assert finals["asha-corr"] < finals["asha-stop"]

@@ -18,7 +18,11 @@ the trials added so far, and with trials added only as workers free up, its firs
 ``max_t``), raysearch ASHA (stopping and promotion variants), Hyperband, the BOHB preset
 (TPE on the highest well-sampled rung + ASHA, with the stopping and the promotion variant)
 and the ASHA+GP preset (a GP over configuration and fidelity, trained on every rung:
-:mod:`raysearch.surrogates.fidelity`).
+:mod:`raysearch.surrogates.fidelity`), and the ``-corr`` methods (``asha-corr``,
+``bohb-corr``, ``bohb-promote-corr``, ``asha+gp-corr``): the same with
+``min_rank_corr=0.3``, rungs that stop trials only once the rank correlation between a
+rung and the final step, measured on trials the rung did not select, is shown to be high
+(:mod:`raysearch.schedulers.rankcorr`; an adaptive grace period).
 
 **Equal compute** (``--compute equal``, the default): every method gets FIFO + random's
 compute, ``--trials`` full trainings (64 x 27 steps), and starts as many trials as it
@@ -29,7 +33,9 @@ best validation loss, the compute used, the trials started, the fraction of FIFO
 method needs to reach FIFO's final best (``to_fifo``, lower is better, ``-`` if never), the
 area under the best-so-far regret curve over FIFO's compute range (``regret_auc``, lower is
 better), the seeds whose final best is strictly below FIFO's (``beats_fifo``) and the seeds
-that reached the grid's optimum (``found_opt``). ``--plot`` writes the anytime plot.
+that reached the grid's optimum (``found_opt``), the wins over the seeds where FIFO +
+random missed the optimum (``beats_beatable``) and the regret area relative to Ray's ASHA
+(``auc_vs_ray``). ``--plot`` writes the anytime plot.
 
 Tasks: diamonds, health_insurance and digits on the default grids (120, 120 and 108
 configurations), and ``diamonds_wide``: diamonds on the wide LightGBM grid (504

@@ -121,7 +121,9 @@ def _report(
         )
         + "trials = trials started; beats_fifo = seeds whose final best is below FIFO's; "
         "compute = steps trained; to_fifo = compute to reach FIFO+random's final best / "
-        "FIFO's compute; regret_auc = mean best-so-far regret over FIFO's compute\n"
+        "FIFO's compute; regret_auc = mean best-so-far regret over FIFO's compute; "
+        "beats_beatable = wins over the seeds where FIFO+random missed the grid optimum (the "
+        "most any method can win); auc_vs_ray = regret_auc relative to Ray's ASHA\n"
     )
     print(format_table(rows))
     secs: dict[str, float] = {}

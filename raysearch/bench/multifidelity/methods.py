@@ -22,7 +22,7 @@ from raysearch.core.searcher import Searcher
 from raysearch.core.types import Decision, Exploit, TrialStatus
 from raysearch.testing.simulate import simulate
 
-__all__ = ["METHODS", "run_method"]
+__all__ = ["METHODS", "MIN_RANK_CORR", "run_method"]
 
 
 class _Feed(Scheduler):
@@ -117,11 +117,21 @@ def _gp_searcher(space: Any, seed: int) -> Searcher:
     )
 
 
-def _asha(variant: str) -> Callable[[int, int], Scheduler]:
+#: ``min_rank_corr`` of the ``-corr`` methods: a rung selects once the lower bound of its
+#: rank correlation with the final step is at least this (raysearch.schedulers.rankcorr)
+MIN_RANK_CORR = 0.3
+
+
+def _asha(variant: str, min_rank_corr: float | None = None) -> Callable[[int, int], Scheduler]:
     from raysearch.schedulers.asha import ASHAScheduler
 
     return lambda seed, max_t: ASHAScheduler(
-        grace_period=1, max_t=max_t, reduction_factor=3, variant=variant, seed=seed
+        grace_period=1,
+        max_t=max_t,
+        reduction_factor=3,
+        variant=variant,
+        min_rank_corr=min_rank_corr,
+        seed=seed,
     )
 
 
@@ -142,6 +152,11 @@ METHODS: dict[str, tuple[Callable[[int, int], Scheduler], Callable[[Any, int], S
     "bohb": (_asha("stop"), _bohb_searcher),
     "bohb-promote": (_asha("promote"), _bohb_searcher),
     "asha+gp": (_asha("stop"), _gp_searcher),
+    # rungs select only where early ranks predict final ones (adaptive grace period)
+    "asha-corr": (_asha("stop", MIN_RANK_CORR), _random),
+    "bohb-corr": (_asha("stop", MIN_RANK_CORR), _bohb_searcher),
+    "bohb-promote-corr": (_asha("promote", MIN_RANK_CORR), _bohb_searcher),
+    "asha+gp-corr": (_asha("stop", MIN_RANK_CORR), _gp_searcher),
 }
 
 

@@ -2,7 +2,10 @@
 
 Per task and method (mean over seeds): the final best validation loss, the compute used,
 the trials started, the seeds whose final best beats FIFO + random's (``beats_fifo``) and
-that found the grid's optimum (``found_opt``),
+that found the grid's optimum (``found_opt``), the wins over the seeds where FIFO + random
+itself missed the optimum (``beats_beatable``: where FIFO finds it, nothing can be strictly
+better, so the denominator is the most seeds any method can beat it in), the regret area
+relative to Ray's ASHA (``auc_vs_ray``, when ``ray-asha`` ran),
 the fraction of FIFO's compute a method needs to reach FIFO's final best (``to_fifo``,
 lower is better, ``-`` if never), and the area under the best-so-far regret curve over
 FIFO's compute range (``regret_auc``, lower is better).
@@ -46,7 +49,7 @@ def summarise(runs: list[dict[str, Any]], optimum: dict[str, float]) -> list[dic
         seeds = sorted({r["seed"] for r in runs if r["task"] == task})
         for method in methods:
             bests, computes, to_fifo, aucs, trials = [], [], [], [], []
-            wins, found = 0, 0
+            wins, found, beatable = 0, 0, 0
             for seed in seeds:
                 run, fifo = by.get((task, method, seed)), by.get((task, "fifo+random", seed))
                 if run is None:
@@ -58,6 +61,7 @@ def summarise(runs: list[dict[str, Any]], optimum: dict[str, float]) -> list[dic
                 if fifo is None:
                     continue
                 wins += run["best"] < fifo["best"] - 1e-12
+                beatable += fifo["best"] > optimum[task] + 1e-12
                 budget = fifo["compute"]
                 hit = next((c for c, v in run["trace"] if v <= fifo["best"] + 1e-12), None)
                 to_fifo.append(math.nan if hit is None else hit / budget)
@@ -82,8 +86,20 @@ def summarise(runs: list[dict[str, Any]], optimum: dict[str, float]) -> list[dic
                     "regret_auc": float(np.mean(aucs)) if aucs else math.nan,
                     "beats_fifo": f"{wins}/{len(aucs)}",
                     "found_opt": f"{found}/{len(bests)}",
+                    "beats_beatable": f"{wins}/{beatable}",
                 }
             )
+    return _relative_to_ray(rows)
+
+
+def _relative_to_ray(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Adds ``auc_vs_ray``: the regret area relative to Ray's ASHA on the same task
+    (-0.37: 37% below), where ``ray-asha`` ran."""
+    ray = {r["task"]: r["regret_auc"] for r in rows if r["method"] == "ray-asha"}
+    for r in rows:
+        ref = ray.get(r["task"])
+        ok = ref is not None and ref > 0 and not math.isnan(r["regret_auc"])
+        r["auc_vs_ray"] = f"{r['regret_auc'] / ref - 1:+.0%}" if ok else "-"
     return rows
 
 

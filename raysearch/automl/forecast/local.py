@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from raysearch.automl.forecast.data import Panel
-from raysearch.automl.forecast.stats import seasonal_indices, seasonal_test
+from raysearch.automl.forecast.stats import seasonal_adjustment, seasonal_indices, seasonal_test
 
 __all__ = ["auto_ets", "auto_ar", "comb", "Local", "LOCAL_MODELS"]
 
@@ -170,17 +170,8 @@ def auto_ar(y: np.ndarray, horizon: int, m: int) -> np.ndarray:
 
 def comb(y: np.ndarray, horizon: int, m: int) -> np.ndarray:
     """M4's ``comb``: mean of SES, Holt and damped Holt on the seasonally adjusted series."""
-    y = np.asarray(y, dtype=float)
-    n = len(y)
-    seasonal = seasonal_test(y, m)
-    multiplicative = seasonal and bool(np.all(y > 0))
+    x, reseason = seasonal_adjustment(np.asarray(y, dtype=float), m)
     h = np.arange(1, horizon + 1)
-    if seasonal:
-        idx = seasonal_indices(y, m, multiplicative)
-        season = idx[np.arange(n) % m]
-        x = y / season if multiplicative else y - season
-    else:
-        x = y
     forecasts = []
     for grid, trend in (
         (_grid(False, False), False),
@@ -191,11 +182,7 @@ def comb(y: np.ndarray, horizon: int, m: int) -> np.ndarray:
         best = int(np.argmin(sse))
         damp = np.cumsum(grid[best, 3] ** h) if trend else np.zeros(horizon)
         forecasts.append(level[best] + damp * slope[best])
-    out = np.mean(forecasts, axis=0)
-    if seasonal:
-        future = idx[(n + h - 1) % m]
-        out = out * future if multiplicative else out + future
-    return np.asarray(out)
+    return np.asarray(reseason(np.mean(forecasts, axis=0)))
 
 
 LOCAL_MODELS = {"auto_ets": auto_ets, "auto_ar": auto_ar, "comb": comb}

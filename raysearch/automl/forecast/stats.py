@@ -19,6 +19,7 @@ model: strong on short, trending series where a tree model cannot extrapolate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ __all__ = [
     "holt_winters",
     "seasonal_indices",
     "seasonal_test",
+    "seasonal_adjustment",
 ]
 
 
@@ -65,6 +67,26 @@ def seasonal_indices(y: np.ndarray, m: int, multiplicative: bool) -> np.ndarray:
     return idx / idx.mean() if multiplicative else idx - idx.mean()
 
 
+def seasonal_adjustment(
+    y: np.ndarray, m: int
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """``y`` seasonally adjusted by classical decomposition (multiplicative when every value
+    is positive) if :func:`seasonal_test` finds a season, else ``y``; and the function that
+    puts the season back on forecasts of the steps after ``y``."""
+    n = len(y)
+    if not seasonal_test(y, m):
+        return y, lambda out: out
+    multiplicative = bool(np.all(y > 0))
+    idx = seasonal_indices(y, m, multiplicative)
+    season = idx[np.arange(n) % m]
+
+    def reseason(out: np.ndarray) -> np.ndarray:
+        future = idx[(n + np.arange(len(out))) % m]
+        return out * future if multiplicative else out + future
+
+    return (y / season if multiplicative else y - season), reseason
+
+
 def _ses(x: np.ndarray, alpha: float) -> tuple[float, float]:
     """Final level and one-step squared error of simple exponential smoothing."""
     level, sse = x[0], 0.0
@@ -81,14 +103,7 @@ def theta_forecast(y: np.ndarray, horizon: int, m: int) -> np.ndarray:
 
     y = np.asarray(y, dtype=float)
     n = len(y)
-    seasonal = seasonal_test(y, m)
-    multiplicative = seasonal and bool(np.all(y > 0))
-    if seasonal:
-        idx = seasonal_indices(y, m, multiplicative)
-        season = idx[np.arange(n) % m]
-        x = y / season if multiplicative else y - season
-    else:
-        x = y
+    x, reseason = seasonal_adjustment(y, m)
     if n < 3:
         return np.full(horizon, x[-1])
     best = minimize_scalar(lambda a: _ses(x, a)[1], bounds=(0.01, 0.99), method="bounded")
@@ -97,10 +112,7 @@ def theta_forecast(y: np.ndarray, horizon: int, m: int) -> np.ndarray:
     slope = float(np.polyfit(np.arange(n), x, 1)[0])
     h = np.arange(1, horizon + 1)
     out = level + slope / 2 * (h - 1 + 1 / alpha - (1 - alpha) ** n / alpha)
-    if seasonal:
-        future = idx[(n + h - 1) % m]
-        out = out * future if multiplicative else out + future
-    return np.asarray(out)
+    return np.asarray(reseason(out))
 
 
 class Theta:

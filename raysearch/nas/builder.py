@@ -30,7 +30,15 @@ from raysearch.nas.ops import get_op, make_op
 from raysearch.nas.spaces import NB201_EDGES
 from raysearch.space import Space, SpaceError
 
-__all__ = ["build", "cost", "check_arch", "ArchitectureError", "KINDS", "ACTIVATION_NAMES"]
+__all__ = [
+    "build",
+    "cost",
+    "check_arch",
+    "network_key",
+    "ArchitectureError",
+    "KINDS",
+    "ACTIVATION_NAMES",
+]
 
 #: activation name -> torch.nn class name
 ACTIVATION_NAMES: dict[str, str] = {
@@ -109,6 +117,25 @@ def _check_macro(arch: Mapping[str, Any]) -> None:
             raise ArchitectureError(f"{where}.stride must be 1 or 2, got {block['stride']!r}")
         if not isinstance(block["skip"], bool | np.bool_):
             raise ArchitectureError(f"{where}.skip must be true or false, got {block['skip']!r}")
+
+
+def network_key(arch: Mapping[str, Any]) -> str:
+    """A string equal for architectures that build the same network: a macro block's
+    ``kernel``/``expansion`` are left out where its op's factory takes no such parameter
+    (``conv`` ignores ``expansion``), so candidates that differ only there count once."""
+    import inspect
+    import json
+
+    arch = dict(arch)
+    if arch.get("kind") == "macro":
+        blocks = []
+        for block in arch["blocks"]:
+            used = inspect.signature(get_op(block["op"])).parameters
+            blocks.append(
+                {k: v for k, v in block.items() if k not in ("kernel", "expansion") or k in used}
+            )
+        arch["blocks"] = blocks
+    return json.dumps(arch, sort_keys=True, default=str)
 
 
 def _check_mlp(arch: Mapping[str, Any]) -> None:

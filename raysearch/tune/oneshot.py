@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raysearch.core.rng import SeedLike, make_rng
+from raysearch.nas.builder import network_key
 from raysearch.nas.sampling import SuperNetTrainer
 from raysearch.nas.supernet import SuperNet, accuracy, from_arrays, recalibrate_bn
 from raysearch.nas.trainable import NASTask, split_arch
@@ -457,8 +458,6 @@ def retrain_phase(
 
 
 def _top_k(search: Any, k: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    import json
-
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     pairs: list[Any] = []
@@ -469,7 +468,7 @@ def _top_k(search: Any, k: int) -> tuple[list[dict[str, Any]], list[dict[str, An
         pairs += list(zip(batch, r.metrics["batch_results"])) if batch else [(r.config, r.metrics)]
     for config, metrics in pairs:
         arch = _arch_of(config)
-        key = json.dumps(arch, sort_keys=True)
+        key = network_key(arch)  # one retrain per distinct network, not per config
         if key in seen:
             continue
         seen.add(key)
@@ -485,7 +484,7 @@ def _top_k(search: Any, k: int) -> tuple[list[dict[str, Any]], list[dict[str, An
         key=lambda row: (
             -row["inherited_acc"],
             -row["inherited_acc_raw"],
-            json.dumps(row["arch"], sort_keys=True),
+            network_key(row["arch"]),
         )
     )
     return rows, rows[: int(k)]

@@ -152,3 +152,17 @@ def test_networks_pickle_by_reference() -> None:
     model.eval()
     again.eval()
     assert torch.equal(model(x), again(x))
+
+
+def test_network_key_counts_configs_that_build_the_same_network_once() -> None:
+    from raysearch.nas.builder import network_key
+
+    block = {"op": "conv", "width": 8, "kernel": 3, "expansion": 1, "stride": 1, "skip": False}
+    arch = {"kind": "macro", "stem_width": 8, "n_blocks": 1, "blocks": [block]}
+    inert = {**arch, "blocks": [{**block, "expansion": 6}]}  # conv has no expansion
+    assert network_key(arch) == network_key(inert)
+    assert repr(build(arch, (16,), 4)) == repr(build(inert, (16,), 4))
+    mb = {**arch, "blocks": [{**block, "op": "mbconv", "expansion": 6}]}
+    mb3 = {**arch, "blocks": [{**block, "op": "mbconv", "expansion": 3}]}
+    assert network_key(mb) != network_key(mb3)  # mbconv uses it
+    assert network_key(arch) != network_key({**arch, "blocks": [{**block, "kernel": 5}]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 pytest.importorskip("mnist1d")
@@ -73,4 +74,24 @@ def test_bench_oneshot_quick_runs(ray_local, tmp_path) -> None:
     assert main(args + ["search", "scaling"]) == 0
     report = json.loads(out.read_text())
     assert report["ranking"]["rows"] and "compute_ratio" in report["compare"]
+    # ranking's ground truth: the mean of two stand-alone training seeds (seed 0 reported too)
+    per_seed = report["ranking"]["standalone_per_seed"]
+    assert len(per_seed) == 2 and per_seed[0] != per_seed[1]
+    assert {"tau_recal", "tau_recal_s0"} <= set(report["ranking"]["rows"][0])
     assert all(row["zero_copy"] for row in report["scaling"]["rows"])
+
+
+def test_standalone_cache_keeps_one_result_per_training_seed(tmp_path) -> None:
+    from raysearch.bench.oneshot import StandaloneCache
+
+    task = mnist1d_task(max_epochs=1, n_train=128, n_val=64, batch_size=64)
+    task.latency_repeats = 0
+    arch = SPACE.to_config(SPACE.sample(np.random.default_rng(0)))
+    cache = StandaloneCache(str(tmp_path), task, 1)
+    first, other = cache(arch), cache(arch, seed=1)
+    assert cache.trained == 2 and len(cache.data) == 2  # another training seed, another run
+    # seed 0 is keyed by the bare architecture (caches written before seeds existed) ...
+    assert json.dumps(arch, sort_keys=True) in cache.data
+    # ... and a fresh cache on the same folder trains nothing again
+    again = StandaloneCache(str(tmp_path), task, 1)
+    assert (again(arch), again(arch, seed=1), again.trained) == (first, other, 0)

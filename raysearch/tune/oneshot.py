@@ -533,6 +533,7 @@ def oneshot(
     top_k: int = 3,
     retrain_epochs: int | None = None,
     max_concurrent: int | None = None,
+    eval_batch: int = 1,
     storage_path: str | None = None,
     name: str = "oneshot",
     resume: bool = False,
@@ -542,17 +543,16 @@ def oneshot(
 ) -> OneShotResult:
     """One-shot architecture search in three Tune experiments (module docstring).
 
-    ``space``: a :func:`raysearch.nas.macro_chain` space; ``task``: data and training
-    settings (:func:`raysearch.nas.datasets.mnist1d_task`). Supernet: ``supernet_epochs``,
-    ``sampler`` (:data:`raysearch.nas.sampling.SAMPLERS`), ``sampler_options``, ``lr``, ``batch_size``,
-    ``supernet_resources`` (one CPU). Search: ``search_samples`` evaluations by
-    ``searcher`` (default ``EvolutionSearch``), BN recalibrated on the first ``calib_size``
-    training rows, ``max_concurrent`` at a time. Retrain: ``top_k`` architectures for
-    ``retrain_epochs`` (default ``task.max_epochs``). Experiments:
+    ``space``: a macro or cell space; ``task``: data and training settings
+    (:func:`raysearch.nas.datasets.mnist1d_task`). Supernet: ``supernet_epochs``, ``sampler``
+    (:data:`raysearch.nas.sampling.SAMPLERS`), ``sampler_options``, ``lr``, ``batch_size``,
+    ``supernet_resources`` (one CPU). Search: ``search_samples`` evaluations by ``searcher``
+    (default ``EvolutionSearch``), BN recalibrated on the first ``calib_size`` training rows,
+    ``max_concurrent`` trials at a time, ``eval_batch`` architectures per trial. Retrain: the
+    ``top_k`` distinct networks for ``retrain_epochs`` (default ``task.max_epochs``). Runs in
     ``storage_path/<name>-{supernet,search,retrain}``; ``resume=True`` continues them.
-    ``seed`` seeds the supernet, the searcher and ASHA.
     """
-    seeds = [int(s) for s in make_rng(seed).integers(2**31, size=3)]
+    seeds = [int(s) for s in make_rng(seed).integers(2**31, size=3)]  # supernet, searcher, ASHA
     common: dict[str, Any] = {"storage_path": storage_path, "resume": resume, "verbose": verbose}
     start = time.perf_counter()
     path, supernet_metrics, weights = supernet_phase(
@@ -577,6 +577,7 @@ def oneshot(
         searcher=searcher,
         calib_size=calib_size,
         max_concurrent=max_concurrent,
+        eval_batch=eval_batch,
         seed=seeds[1],
         name=f"{name}-search",
         **common,

@@ -70,9 +70,13 @@ def test_oneshot_preset_on_the_cell_space(ray_local, tmp_path) -> None:
         top_k=2,
         retrain_epochs=1,
         max_concurrent=2,
+        eval_batch=2,
         storage_path=str(tmp_path),
         name="cell",
         seed=0,
     )
-    assert out.supernet_metrics["epoch"] == 1 and len(out.search.results) == 4
+    # 4 evaluations in 2 trials of 2 architectures; every one is a candidate
+    assert out.supernet_metrics["epoch"] == 1 and len(out.search.results) == 2
+    assert sum(len(r.config["batch"]) for r in out.search.results) == 4
+    assert 1 <= len(out.candidates) <= 4
     assert out.winner in [row["arch"] for row in out.top_k] and out.winner["kind"] == "cell"

@@ -227,12 +227,7 @@ class AutoML(EnsemblePredictor):
         fold_ids = np.full(len(y), -1)
         for i, (_, valid) in enumerate(folds):
             fold_ids[valid] = i
-        views = {
-            "native": prep.transform_native(X),
-            "numeric": prep.transform_numeric(
-                X, fold_ids=np.where(fold_ids < 0, 0, fold_ids), y=y
-            ),
-        }
+        views = prep.transform(X, fold_ids=np.where(fold_ids < 0, 0, fold_ids), y=y)
         k = len(prep.classes_ or [])
         space, points = search_space(self.families, len(y), task)
         if self.verbose:
@@ -446,7 +441,7 @@ class AutoML(EnsemblePredictor):
         start = time.time()
         frame, prep, task = self._read(data)
         frame, y, X, folds, plan = self._rows(frame, prep, task)
-        views = {"native": prep.transform_native(X), "numeric": prep.transform_numeric(X)}
+        views = prep.transform(X)  # both views in one pass
         k = len(prep.classes_ or [])
         prepare_s = time.time() - start
         families = usable_families(self.families, len(y))

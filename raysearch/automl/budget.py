@@ -61,7 +61,12 @@ def ensemble_reserve(
     # beyond 3 s is kept back for that. Fit ends within 5% of the budget, on either side
     # (issue #19; the bench's fit_s / budget_s).
     busy = min(0.2 * max(ray_start_s - 3.0, 0.0), 0.08 * time_budget_s)
-    return 1.5 + 0.015 * time_budget_s + busy + min(200 * per_call, 0.05 * time_budget_s)
+    return _base_reserve(time_budget_s) + busy + min(200 * per_call, 0.05 * time_budget_s)
+
+
+def _base_reserve(time_budget_s: float) -> float:
+    """The reserve's fixed part, for an idle machine (``estimate_table`` counts it too)."""
+    return 1.5 + 0.015 * time_budget_s
 
 
 #: Tune's own time per trial beyond its folds (scheduling, reporting, the searcher's
@@ -161,7 +166,7 @@ def estimate_table(
     time is the search's slot-seconds.
     """
     search_s = max(
-        0.0, budget - prepare_s - 3.0 - (1.5 + 0.015 * budget)
+        0.0, budget - prepare_s - 3.0 - _base_reserve(budget)
     )  # Ray start, Tune's stop, ensemble reserve
     out = pd.DataFrame(rows)
     out["trial_s"] = out["baseline_fold_s"] * folds_per_trial(n_folds) + TRIAL_OVERHEAD_S

@@ -88,8 +88,7 @@ def greedy_selection(
             if n in counts or limit is None or spent + cost[n] <= limit * (1 + 1e-9)
         ]
         candidate_losses = {n: loss(y, (current * size + preds[n]) / (size + 1)) for n in allowed}
-        names_now = allowed
-        pick = min(names_now, key=lambda n: (candidate_losses[n], n))
+        pick = min(allowed, key=lambda n: (candidate_losses[n], n))
         current = (current * size + preds[pick]) / (size + 1)
         size += 1
         counts[pick] = counts.get(pick, 0) + 1

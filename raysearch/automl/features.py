@@ -395,12 +395,14 @@ class TablePrep:
         views: tuple[str, ...] = ("native", "numeric"),
         *,
         report: bool = False,
+        fold_ids: np.ndarray | None = None,
+        y: np.ndarray | None = None,
     ) -> dict[str, pd.DataFrame]:
         """The ``views`` of ``frame`` (``native``, ``numeric``) in one pass over its columns:
         each column is read, converted and looked up once, with the lookups compiled at the
         first call. ``report``: also warn once per column about values training did not see
-        (see :meth:`report_unseen`)."""
-        frame = self._checked(frame)
+        (see :meth:`report_unseen`); ``fold_ids``, ``y``: see :meth:`transform_numeric`."""
+        raw, frame = frame, self._checked(frame)
         plan = self._compiled()
         native: dict[str, Any] = {}
         numeric: dict[str, Any] = {}
@@ -420,27 +422,33 @@ class TablePrep:
                 native.update(parts)
                 if "numeric" in views:
                     numeric.update(imputed_dates(info, parts))
-                bad = col[np.isnan(parts[f"{info.name}.timestamp"]) & col.notna().to_numpy()]
-                lines += unseen_line(info, col, bad, "could not be parsed as dates")
+                if report:  # the warnings only when asked (not on every predict)
+                    bad = col[np.isnan(parts[f"{info.name}.timestamp"]) & col.notna().to_numpy()]
+                    lines += unseen_line(info, col, bad, "could not be parsed as dates")
             else:
                 text = _as_string(col)
                 codes = plan[info.name].levels.get_indexer(text)
-                if info.kind == "categorical":
-                    bad = col[(codes < 0) & text.notna().to_numpy()]
-                else:
-                    known = plan[info.name].known
-                    assert known is not None
-                    keys = known.get_indexer(text.fillna(MISSING))
-                    bad = col[(keys < 0) & text.notna().to_numpy()]
-                lines += unseen_line(info, col, bad, "not seen in training")
-                native[info.name] = native_categories(info, codes, text)
+                if report:
+                    if info.kind == "categorical":
+                        bad = col[(codes < 0) & text.notna().to_numpy()]
+                    else:
+                        known = plan[info.name].known
+                        assert known is not None
+                        keys = known.get_indexer(text.fillna(MISSING))
+                        bad = col[(keys < 0) & text.notna().to_numpy()]
+                    lines += unseen_line(info, col, bad, "not seen in training")
+                if "native" in views:
+                    native[info.name] = native_categories(info, codes, text)
                 if "numeric" in views:
                     numeric.update(self._numeric_categories(info, codes, text, plan))
         if report:
             for line in lines:
                 logger.warning("%s", line)
         out = {"native": native, "numeric": numeric}
-        return {v: pd.DataFrame(out[v], index=frame.index) for v in views}
+        result = {v: pd.DataFrame(out[v], index=frame.index) for v in views}
+        if fold_ids is not None and y is not None and "numeric" in result:
+            self._encode_out_of_fold(result["numeric"], raw, fold_ids, y)
+        return result
 
     def _numeric_categories(
         self,
@@ -509,16 +517,18 @@ class TablePrep:
                 encoded labels: high-cardinality columns are then target-encoded with the
                 other folds' labels only.
         """
-        out = self.transform(frame, ("numeric",))["numeric"]
-        if fold_ids is None or y is None:
-            return out
+        return self.transform(frame, ("numeric",), fold_ids=fold_ids, y=y)["numeric"]
+
+    def _encode_out_of_fold(
+        self, out: pd.DataFrame, frame: pd.DataFrame, fold_ids: np.ndarray, y: np.ndarray
+    ) -> None:
+        """Replaces ``out``'s target encodings by the other folds' (training rows)."""
         for info in self.columns_:
             if info.kind == "high_cardinality":
                 text = _as_string(frame[info.name]).fillna(MISSING)
                 encoded = self._oof_encoding(info, text, np.asarray(fold_ids), np.asarray(y))
                 for j in range(encoded.shape[1]):
                     out[f"{info.name}.te{j}"] = encoded[:, j]
-        return out
 
     def _oof_encoding(
         self, info: ColumnInfo, text: pd.Series, fold_ids: np.ndarray, y: np.ndarray

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raysearch.automl.ensemble import GreedyEnsemble, StackedEnsemble
+from raysearch.automl.ensemble import GreedyEnsemble, StackedEnsemble, blend
 from raysearch.automl.features import TablePrep
 from raysearch.automl.files import load_table
 from raysearch.automl.inference import (
@@ -62,7 +62,10 @@ class EnsemblePredictor:
         """Unpickles the fold models of the members in use (set to predict on every CPU)."""
         import ray
 
-        used = [m for m in self.members_.values() if self._used(m) and m.models is None]
+        used = [self.members_[n] for n in self._used_names()]
+        used = [m for m in used if m.models is None]
+        if not used:  # all fetched already (measure() calls this per member)
+            return
         fetched = ray.get(store.models.remote([m.trial_id for m in used]))
         for m in used:
             m.models = pickle.loads(fetched[m.trial_id])
@@ -158,7 +161,7 @@ class EnsemblePredictor:
                 }
             )
         if self.ensemble_score_ is not None:
-            names = list(self.stack_.members) if self.stack_ is not None else list(self.weights_)
+            names = self._used_names()
             records.append(
                 {
                     "model": "ensemble" if self.stack_ is None else "stack",
@@ -174,11 +177,9 @@ class EnsemblePredictor:
             "score", ascending=not self.metric_.higher_is_better, kind="stable"
         ).reset_index(drop=True)
 
-    def _used(self, member: Any) -> bool:
-        """Whether the final prediction uses this member."""
-        if self.stack_ is not None:
-            return member.name in self.stack_.members
-        return member.name in self.weights_
+    def _used_names(self) -> list[str]:
+        """The members the final prediction uses."""
+        return list(self.stack_.members) if self.stack_ is not None else list(self.weights_)
 
     def _member_pred(self, member: Any, views: dict[str, pd.DataFrame]) -> np.ndarray:
         learner = LEARNERS[member.family]
@@ -192,7 +193,7 @@ class EnsemblePredictor:
 
     def _views_needed(self) -> tuple[str, ...]:
         """The table views the members in use read (only those are computed)."""
-        names = list(self.stack_.members) if self.stack_ is not None else list(self.weights_)
+        names = self._used_names()
         return tuple(sorted({LEARNERS[self.members_[n].family].view for n in names}))
 
     def _raw_predict(self, data: Any, *, report: bool = True) -> np.ndarray:
@@ -207,13 +208,8 @@ class EnsemblePredictor:
                 name: self._member_pred(self.members_[name], views) for name in self.stack_.members
             }
             return self.stack_.predict(preds)
-        total = sum(self.weights_.values())
-        out = None
-        for n, w in self.weights_.items():
-            term = w / total * self._member_pred(self.members_[n], views)
-            out = term if out is None else out + term
-        assert out is not None
-        return out
+        preds = {n: self._member_pred(self.members_[n], views) for n in self.weights_}
+        return blend(preds, self.weights_)
 
     # ------------------------------------------------------------------ refit_full
     def refit_full(self, data: Any = None) -> Any:
@@ -238,7 +234,7 @@ class EnsemblePredictor:
             views, y = self._train_views, self._train_y
         else:
             raise RuntimeError("refit_full() of a loaded model needs its training data")
-        names = list(self.stack_.members) if self.stack_ is not None else list(self.weights_)
+        names = self._used_names()
         threads = available_cpus()
         start = time.time()
         for name in names:

@@ -161,28 +161,29 @@ def _run_autogluon(train, test, label, task, budget, seed):  # type: ignore[no-u
 def _run_lightgbm(train, test, label, task, budget, seed):  # type: ignore[no-untyped-def]
     import lightgbm as lgb
 
-    start = time.monotonic()
     X, Xt = train.drop(columns=[label]), test.drop(columns=[label])
-    for column in X.columns:
-        if not pd.api.types.is_numeric_dtype(X[column]) and not pd.api.types.is_bool_dtype(
-            X[column]
-        ):
-            categories = pd.Categorical(X[column].astype(str)).categories
-            X[column] = pd.Categorical(X[column].astype(str), categories=categories)
-            Xt[column] = pd.Categorical(Xt[column].astype(str), categories=categories)
     classes = _classes(train, label)
-    if task == "regression":
-        model = lgb.LGBMRegressor(random_state=seed, verbose=-1).fit(X, train[label])
-    else:
-        lookup = {c: i for i, c in enumerate(classes)}
-        model = lgb.LGBMClassifier(random_state=seed, verbose=-1).fit(X, train[label].map(lookup))
-    fitted, cpu = time.monotonic(), time.process_time()
-    pred = model.predict(Xt) if task == "regression" else model.predict_proba(Xt)
-    times = {
-        "fit_s": fitted - start,
-        "predict_ms_1k": (time.monotonic() - fitted) * 1e6 / len(Xt),
-        "predict_cpu_ms_1k": (time.process_time() - cpu) * 1e6 / len(Xt),
-    }
+    models: list[Any] = []
+
+    def fit() -> None:  # the categorical columns' conversion is timed with the fit
+        for column in X.columns:
+            if not pd.api.types.is_numeric_dtype(X[column]) and not pd.api.types.is_bool_dtype(
+                X[column]
+            ):
+                categories = pd.Categorical(X[column].astype(str)).categories
+                X[column] = pd.Categorical(X[column].astype(str), categories=categories)
+                Xt[column] = pd.Categorical(Xt[column].astype(str), categories=categories)
+        if task == "regression":
+            models.append(lgb.LGBMRegressor(random_state=seed, verbose=-1).fit(X, train[label]))
+        else:
+            lookup = {c: i for i, c in enumerate(classes)}
+            y = train[label].map(lookup)
+            models.append(lgb.LGBMClassifier(random_state=seed, verbose=-1).fit(X, y))
+
+    def predict() -> Any:
+        return models[0].predict(Xt) if task == "regression" else models[0].predict_proba(Xt)
+
+    pred, times = _timed(fit, predict, len(Xt))
     return pred, None if task == "regression" else classes, times
 
 

@@ -93,11 +93,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.proba:
         for j, cls in enumerate(model.classes_ or []):
             out[f"proba_{cls}"] = proba[:, j]
-    if args.out and str(args.out).endswith(".parquet"):  # keeps the label's dtype exactly
-        out.to_parquet(args.out, index=False)
-        print(f"wrote {len(out)} predictions to {args.out}")
-    elif args.out:
-        out.to_csv(args.out, index=False)
+    if args.out:
+        if str(args.out).endswith(".parquet"):  # keeps the label's dtype exactly
+            out.to_parquet(args.out, index=False)
+        else:
+            out.to_csv(args.out, index=False)
         print(f"wrote {len(out)} predictions to {args.out}")
     else:
         out.to_csv(sys.stdout, index=False)

@@ -257,7 +257,7 @@ class Forecaster:
     def _refit(self, panel: Panel, deadline: float) -> None:
         """Fits the ensemble's models on every value (heaviest weight first)."""
         self.models_: dict[str, Any] = {}
-        mean_weight = dict(zip(self.member_names_, self.series_weights_.mean(axis=0)))
+        mean_weight = self.weights_  # the members' mean weights over the series
         for name in sorted(mean_weight, key=lambda n: -mean_weight[n]):
             # a fit on all the data takes about a backtest window's fit, a little more
             if self.models_ and time.time() + 1.2 * self.fit_seconds_[name] > deadline:

@@ -186,7 +186,9 @@ def ranking(a: Any, task: Any, space: Any, cache: StandaloneCache) -> dict[str, 
     """Kendall tau / top-k precision of inherited vs stand-alone accuracy per seed; the
     stand-alone accuracy is the mean over ``a.standalone_seeds`` training seeds (one run is
     noisy: two seeds of the same architectures agree only to tau ~0.7, the ceiling)."""
-    from raysearch.nas.supernet import accuracy, recalibrate_bn
+    from types import SimpleNamespace
+
+    from raysearch.tune.oneshot import evaluate_arch
 
     rng = np.random.default_rng(12345)
     archs = [space.to_config(space.sample(rng)) for _ in range(a.archs)]
@@ -196,17 +198,17 @@ def ranking(a: Any, task: Any, space: Any, cache: StandaloneCache) -> dict[str, 
     ceiling = kendall_tau(per_seed[0], per_seed[1]) if n_seeds > 1 else math.nan
     print(f"stand-alone training seed 0 vs seed 1: tau {ceiling:.3f} (ceiling)", flush=True)
     xv, yv = task.val_data
-    calib = task.train_data[0][: a.calib]
+    spec = SimpleNamespace(calib_x=task.train_data[0][: a.calib], val_x=xv, val_y=yv)
     rows, points = [], {}
     for seed in a.seeds:
         start = time.perf_counter()
         trainer = _train_supernet(a, task, space, seed)
         train_s = time.perf_counter() - start
         raw, recal = [], []
-        for arch in archs:
-            sub = trainer.model.extract(arch)
-            raw.append(accuracy(sub, xv, yv))
-            recal.append(accuracy(recalibrate_bn(sub, calib), xv, yv))
+        for arch in archs:  # the search phase's protocol: raw, then BN recalibrated
+            metrics = evaluate_arch(trainer.model, arch, spec)
+            raw.append(metrics["inherited_acc_raw"])
+            recal.append(metrics["inherited_acc"])
         rows.append({**_rank_row(seed, recal, raw, per_seed), "supernet_s": train_s})
         points[str(seed)] = {"recal": recal, "raw": raw}
         print(format_table(rows[-1:]), flush=True)

@@ -35,6 +35,10 @@ __all__ = [
     "cost",
     "check_arch",
     "network_key",
+    "stem_layers",
+    "reduction_block",
+    "head_layers",
+    "weight_generator",
     "ArchitectureError",
     "KINDS",
     "ACTIVATION_NAMES",
@@ -198,7 +202,7 @@ def _spatial(input_shape: Sequence[int]) -> tuple[int, tuple[int, ...], bool]:
     return shape[0], shape[1:], False
 
 
-def _stem(input_shape: Sequence[int], c_out: int, act: bool) -> tuple[list[Any], int]:
+def stem_layers(input_shape: Sequence[int], c_out: int, act: bool) -> tuple[list[Any], int]:
     """Input adapter and a Conv3-BN(-ReLU) stem; returns (modules, spatial dims)."""
     from torch import nn
 
@@ -214,7 +218,8 @@ def _stem(input_shape: Sequence[int], c_out: int, act: bool) -> tuple[list[Any],
     return mods, dim
 
 
-def _head(c: int, dim: int, num_classes: int, *, norm_act: bool) -> list[Any]:
+def head_layers(c: int, dim: int, num_classes: int, *, norm_act: bool) -> list[Any]:
+    """(BN-ReLU,) global pooling, flatten, linear."""
     from torch import nn
 
     from raysearch.nas.ops import layers
@@ -234,11 +239,11 @@ def _build_cell(arch: Mapping[str, Any], input_shape: Sequence[int], num_classes
 
     mods = torch_modules()
     c = int(arch["channels"])
-    stem, dim = _stem(input_shape, c, act=False)
+    stem, dim = stem_layers(input_shape, c, act=False)
     body: list[Any] = list(stem)
     for stage in range(3):
         if stage:
-            body.append(_reduction(c, 2 * c, dim))
+            body.append(reduction_block(c, 2 * c, dim))
             c *= 2
         for _ in range(int(arch["cells_per_stage"])):
             edges = {
@@ -247,10 +252,10 @@ def _build_cell(arch: Mapping[str, Any], input_shape: Sequence[int], num_classes
                 if op != "none"
             }
             body.append(mods.Cell(4, edges))
-    return nn.Sequential(*body, *_head(c, dim, num_classes, norm_act=True))
+    return nn.Sequential(*body, *head_layers(c, dim, num_classes, norm_act=True))
 
 
-def _reduction(c_in: int, c_out: int, dim: int) -> Any:
+def reduction_block(c_in: int, c_out: int, dim: int) -> Any:
     """NAS-Bench-201's ResNet basic block between stages (stride 2)."""
     from torch import nn
 
@@ -275,7 +280,7 @@ def _build_macro(arch: Mapping[str, Any], input_shape: Sequence[int], num_classe
     from raysearch.nas.ops import layers
 
     c = int(arch["stem_width"])
-    stem, dim = _stem(input_shape, c, act=True)
+    stem, dim = stem_layers(input_shape, c, act=True)
     size = list(_spatial(input_shape)[1])
     body: list[Any] = list(stem)
     conv, norm, _ = layers(dim)
@@ -292,7 +297,7 @@ def _build_macro(arch: Mapping[str, Any], input_shape: Sequence[int], num_classe
         body.append(op)
         size = [math.ceil(s / stride) for s in size]
         c = width
-    return nn.Sequential(*body, *_head(c, dim, num_classes, norm_act=False))
+    return nn.Sequential(*body, *head_layers(c, dim, num_classes, norm_act=False))
 
 
 def _build_mlp(arch: Mapping[str, Any], input_shape: Sequence[int], num_classes: int) -> Any:
@@ -321,7 +326,8 @@ KINDS: dict[str, Callable[[Mapping[str, Any], Sequence[int], int], Any]] = {
 }
 
 
-def _torch_gen(seed: Any) -> Any:
+def weight_generator(seed: Any) -> Any:
+    """The ``torch.Generator`` of ``seed`` (int, numpy or torch Generator, None)."""
     import torch
 
     if isinstance(seed, torch.Generator):
@@ -362,7 +368,7 @@ def build(
     check_arch(arch, space)
     _spatial(input_shape)
     n_out = _positive_int(num_classes, "num_classes")
-    generator = _torch_gen(seed)
+    generator = weight_generator(seed)
     with torch.random.fork_rng(devices=[]):
         torch.set_rng_state(generator.get_state())
         model = KINDS[str(arch["kind"])](arch, input_shape, n_out)

@@ -32,10 +32,15 @@ from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
-
-from raysearch.core.rng import make_rng, torch_generator
-from raysearch.nas.builder import ArchitectureError, build, check_arch
+from raysearch.nas.builder import (
+    ArchitectureError,
+    build,
+    check_arch,
+    head_layers,
+    reduction_block,
+    stem_layers,
+    weight_generator,
+)
 from raysearch.nas.ops import make_op
 from raysearch.nas.spaces import NB201_EDGES
 from raysearch.space import Space
@@ -123,63 +128,30 @@ def _super_cell(nn: Any) -> type:
     return SuperCell
 
 
-def _skeleton(nn: Any, input_shape: Sequence[int], c: int) -> tuple[list[Any], int]:
-    """The builder's input adapter and Conv3-BN stem; returns (modules, spatial dims)."""
-    from raysearch.nas.ops import layers
-
-    shape = tuple(int(s) for s in input_shape)
-    if not shape or len(shape) > 3 or any(s < 1 for s in shape):
-        raise ArchitectureError(f"input_shape must be (L,), (C, L) or (C, H, W), got {shape}")
-    dim = 1 if len(shape) <= 2 else 2
-    conv, norm, _ = layers(dim)
-    c_in = 1 if len(shape) == 1 else shape[0]
-    adapter = [nn.Unflatten(1, (1, shape[0]))] if len(shape) == 1 else []
-    return [*adapter, conv(c_in, c, 3, 1, 1, bias=False), norm(c)], dim
-
-
-def _reduction_block(nn: Any, c: int, dim: int) -> Any:
-    """NAS-Bench-201's residual block between stages (stride 2, channels doubled)."""
-    from raysearch.nas.modules import torch_modules
-    from raysearch.nas.ops import layers
-
-    conv, _, pool = layers(dim)
-    body = nn.Sequential(
-        make_op("nor_conv_3x3", c, 2 * c, 2, dim=dim),
-        make_op("nor_conv_3x3", 2 * c, 2 * c, 1, dim=dim),
-    )
-    shortcut = nn.Sequential(pool(2, 2, ceil_mode=True), conv(c, 2 * c, 1, bias=False))
-    return torch_modules().Residual(body, shortcut)
-
-
 def _cell_supernet(nn: Any, ns: SimpleNamespace) -> type:
     class NB201SuperNet(nn.Module):
         """Every architecture of a cell space; see :mod:`raysearch.nas.cellnet`."""
 
         def __init__(self, space: Space, input_shape: Sequence[int], num_classes: int) -> None:
             super().__init__()
-            from raysearch.nas.ops import layers
-
             self.space = space
             self.limits = cell_limits(space)
             self.input_shape = tuple(int(s) for s in input_shape)
             self.num_classes = int(num_classes)
             c = self.limits["channels"]
-            stem, dim = _skeleton(nn, self.input_shape, c)
+            stem, dim = stem_layers(self.input_shape, c, act=False)
             self.stem = nn.Sequential(*stem)
             blocks: list[Any] = []
             for stage in range(3):
                 if stage:
-                    blocks.append(_reduction_block(nn, c, dim))
+                    blocks.append(reduction_block(c, 2 * c, dim))
                     c *= 2
                 blocks += [
                     ns.SuperCell(self.limits["ops"], c, dim)
                     for _ in range(self.limits["cells_per_stage"])
                 ]
             self.blocks = nn.ModuleList(blocks)
-            _, norm, _ = layers(dim)
-            pool = nn.AdaptiveAvgPool1d(1) if dim == 1 else nn.AdaptiveAvgPool2d(1)
-            head = [norm(c), nn.ReLU(), pool, nn.Flatten(), nn.Linear(c, self.num_classes)]
-            self.head = nn.Sequential(*head)
+            self.head = nn.Sequential(*head_layers(c, dim, self.num_classes, norm_act=True))
             self.active: dict[str, Any] | None = None
 
         def check(self, arch: Mapping[str, Any]) -> dict[str, Any]:
@@ -275,14 +247,7 @@ def CellSuperNet(
     """
     import torch
 
-    from raysearch.nas.builder import KINDS  # noqa: F401 - the builder registers the ops
-
-    if isinstance(seed, torch.Generator):
-        generator = seed
-    elif isinstance(seed, np.random.Generator) or seed is None:
-        generator = torch_generator(make_rng(seed))
-    else:
-        generator = torch.Generator().manual_seed(int(make_rng(seed).integers(0, 2**63 - 1)))
+    generator = weight_generator(seed)
     with torch.random.fork_rng(devices=[]):
         torch.set_rng_state(generator.get_state())
         return cell_modules().NB201SuperNet(space, input_shape, num_classes)

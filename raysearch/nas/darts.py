@@ -63,6 +63,7 @@ from typing import Any
 import numpy as np
 
 from raysearch.core.rng import SeedLike, make_rng, torch_generator
+from raysearch.nas.builder import head_layers, reduction_block, stem_layers
 from raysearch.nas.ops import make_op
 from raysearch.nas.spaces import NB201_EDGES, NB201_OPS
 from raysearch.nas.trainable import NASTask
@@ -85,9 +86,6 @@ def param_free_share(edges: Sequence[str]) -> float:
 def _modules() -> SimpleNamespace:
     import torch
     from torch import nn
-
-    from raysearch.nas.modules import torch_modules
-    from raysearch.nas.ops import layers
 
     class MixedOp(nn.Module):
         def __init__(self, ops: Sequence[str], c: int, dim: int) -> None:
@@ -120,28 +118,16 @@ def _modules() -> SimpleNamespace:
             self, ops: Sequence[str], c: int, n_cells: int, input_shape: Sequence[int], n: int
         ) -> None:
             super().__init__()
-            shape = tuple(int(s) for s in input_shape)
-            dim = 1 if len(shape) <= 2 else 2
-            conv, norm, pool = layers(dim)
-            c_in = 1 if len(shape) == 1 else shape[0]
-            stem = [nn.Unflatten(1, (1, shape[0]))] if len(shape) == 1 else []
-            self.stem = nn.Sequential(*stem, conv(c_in, c, 3, 1, 1, bias=False), norm(c))
+            stem, dim = stem_layers(input_shape, c, act=False)
+            self.stem = nn.Sequential(*stem)
             blocks: list[Any] = []
             for stage in range(3):
                 if stage:
-                    body = nn.Sequential(
-                        make_op("nor_conv_3x3", c, 2 * c, 2, dim=dim),
-                        make_op("nor_conv_3x3", 2 * c, 2 * c, 1, dim=dim),
-                    )
-                    short = nn.Sequential(
-                        pool(2, 2, ceil_mode=True), conv(c, 2 * c, 1, bias=False)
-                    )
-                    blocks.append(torch_modules().Residual(body, short))
+                    blocks.append(reduction_block(c, 2 * c, dim))
                     c *= 2
                 blocks += [SearchCell(ops, c, dim) for _ in range(n_cells)]
             self.blocks = nn.ModuleList(blocks)
-            gap = nn.AdaptiveAvgPool1d(1) if dim == 1 else nn.AdaptiveAvgPool2d(1)
-            self.head = nn.Sequential(norm(c), nn.ReLU(), gap, nn.Flatten(), nn.Linear(c, n))
+            self.head = nn.Sequential(*head_layers(c, dim, n, norm_act=True))
             self.alphas = nn.Parameter(1e-3 * torch.randn(len(NB201_EDGES), len(ops)))
 
         def weights(self) -> list[Any]:

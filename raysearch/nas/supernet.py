@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from raysearch.nas.builder import ArchitectureError, build, check_arch
+from raysearch.nas.builder import ArchitectureError, build, check_arch, weight_generator
 from raysearch.space import Space
 
 __all__ = [
@@ -413,28 +413,14 @@ def SuperNet(
     """
     import torch
 
-    from raysearch.nas.builder import KINDS  # noqa: F401 - the builder registers the ops
-
     if space.to_dict().get("kind") == "cell":
         from raysearch.nas.cellnet import CellSuperNet
 
         return CellSuperNet(space, input_shape, num_classes, seed=seed)
-    generator = _generator(seed)
+    generator = weight_generator(seed)
     with torch.random.fork_rng(devices=[]):
         torch.set_rng_state(generator.get_state())
         return supernet_modules().MacroSuperNet(space, input_shape, num_classes)
-
-
-def _generator(seed: Any) -> Any:
-    import torch
-
-    from raysearch.core.rng import make_rng, torch_generator
-
-    if isinstance(seed, torch.Generator):
-        return seed
-    if isinstance(seed, np.random.Generator) or seed is None:
-        return torch_generator(make_rng(seed))
-    return torch.Generator().manual_seed(int(make_rng(seed).integers(0, 2**63 - 1)))
 
 
 # ----------------------------------------------------------------------------- evaluation

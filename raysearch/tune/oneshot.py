@@ -405,7 +405,7 @@ def _fixed_configs(configs: list[dict[str, Any]]) -> Any:
 
 
 def _arch_of(config: Mapping[str, Any]) -> dict[str, Any]:
-    arch, _ = split_arch({k: v for k, v in config.items()})
+    arch, _ = split_arch(config)
     return arch
 
 

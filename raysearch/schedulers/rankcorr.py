@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from raysearch.schedulers.rungs import Rung
 
@@ -43,6 +42,8 @@ MIN_PAIRS = 4
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     """Spearman's rank correlation (average ranks for ties; 0 if either side is constant)."""
+    from scipy.stats import rankdata  # scipy.stats takes ~1 s to import: only when used
+
     ra, rb = rankdata(np.asarray(a, dtype=float)), rankdata(np.asarray(b, dtype=float))
     ra, rb = ra - ra.mean(), rb - rb.mean()
     den = math.sqrt(float((ra**2).sum() * (rb**2).sum()))

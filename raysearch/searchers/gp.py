@@ -137,6 +137,15 @@ def select_training(values: np.ndarray, cap: int, best_fraction: float = 0.3) ->
     return np.array(sorted(keep))
 
 
+def _believe(problem: Problem, gp: GaussianProcess | AtFidelity, Xp: np.ndarray) -> Problem:
+    """The kriging believer: pending points ``Xp`` join the GP with its posterior mean as
+    exact data, and count for the incumbent too."""
+    believed = gp.predict(Xp).mean
+    return replace(
+        problem, gp=gp.condition(Xp, believed), best=min(problem.best, float(believed.min()))
+    )
+
+
 class GPSearch(Searcher):
     """GP-based Bayesian optimisation (see the module docstring).
 
@@ -346,9 +355,7 @@ class GPSearch(Searcher):
                 if flat is not None:
                     self._exploit.add(trial_id)
                     return flat
-            believed = gp.predict(Xp).mean  # kriging believer: pending = posterior mean,
-            gp = gp.condition(Xp, believed)  # as exact data, and part of the incumbent too
-            problem = replace(problem, gp=gp, best=min(problem.best, float(believed.min())))
+            problem = _believe(problem, gp, Xp)
         return self._maximise(problem)
 
     def _fidelity_suggest(self) -> Suggestion:
@@ -374,9 +381,7 @@ class GPSearch(Searcher):
         pending = [t for t in self.trials.values() if t.status is TrialStatus.PENDING]
         if pending:
             Xp = self._domain.features(np.array([self._encode(t) for t in pending]))
-            believed = gp.predict(Xp).mean
-            gp = gp.condition(Xp, believed)
-            problem = replace(problem, gp=gp, best=min(problem.best, float(believed.min())))
+            problem = _believe(problem, gp, Xp)
         return self._maximise(problem)
 
     def _maximise(self, problem: Problem) -> Suggestion:

@@ -28,6 +28,7 @@ from typing import Any
 from raysearch.core.registry import SEARCHERS
 from raysearch.core.searcher import Searcher, Suggestion
 from raysearch.core.types import Trial, TrialStatus
+from raysearch.surrogates.fidelity import value_at
 
 __all__ = ["MultiFidelitySearch", "fidelity_view"]
 
@@ -35,12 +36,6 @@ logger = logging.getLogger(__name__)
 
 #: fallbacks when a searcher is not registered (yet) under its short name
 _PATHS = {"gp": "raysearch.searchers.gp:GPSearch", "tpe": "raysearch.searchers.tpe:TPESearch"}
-
-
-def _value_at(trial: Trial, step: float) -> float | None:
-    """The trial's loss at ``step``: its last report at or below it (None if none)."""
-    below = [s for s in trial.intermediate if s <= step + 1e-9]
-    return trial.intermediate[max(below)] if below else None
 
 
 def fidelity_view(
@@ -61,7 +56,7 @@ def fidelity_view(
     for tid, t in trials.items():
         last = max(t.intermediate) if t.intermediate else None
         if t.status is not TrialStatus.FAILED and last is not None and last >= chosen - 1e-9:
-            view[tid] = Trial(tid, t.params, TrialStatus.COMPLETE, _value_at(t, chosen))
+            view[tid] = Trial(tid, t.params, TrialStatus.COMPLETE, value_at(t, chosen))
         elif t.status is TrialStatus.PENDING:
             view[tid] = Trial(tid, t.params)
     return chosen, view

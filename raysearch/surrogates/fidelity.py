@@ -22,7 +22,7 @@ import numpy as np
 from raysearch.core.types import Trial, TrialStatus
 from raysearch.surrogates.gp import GaussianProcess, Posterior
 
-__all__ = ["AtFidelity", "ladder", "curve_rows"]
+__all__ = ["AtFidelity", "ladder", "curve_rows", "value_at"]
 
 
 class AtFidelity:
@@ -59,7 +59,8 @@ def ladder(top: float, bottom: float, factor: float = 3.0) -> list[float]:
     return sorted(out)
 
 
-def _value_at(trial: Trial, step: float) -> float | None:
+def value_at(trial: Trial, step: float) -> float | None:
+    """The trial's loss at ``step``: its last report at or below it (None if none)."""
     below = [s for s in trial.intermediate if s <= step + 1e-9]
     return trial.intermediate[max(below)] if below else None
 
@@ -96,7 +97,7 @@ def curve_rows(trials: Iterable[Trial]) -> tuple[list[Trial], np.ndarray, np.nda
         for step in rungs:
             if step > last + 1e-9:
                 break
-            value = _value_at(t, step)
+            value = value_at(t, step)
             if value is None:
                 continue
             out_t.append(t)

@@ -396,19 +396,19 @@ class Progress(Callback):
 def stop_criteria(stop: Any, run_callbacks: list[Any]) -> Any:
     """The user's ``stop`` criteria, with the stoppers of the :class:`FailFast` and
     :class:`~raysearch.tune.budget.BudgetStop` callbacks if any."""
-    fail_fast = [cb.stopper() for cb in run_callbacks if isinstance(cb, FailFast | BudgetStop)]
-    if not fail_fast:
+    ours = [cb.stopper() for cb in run_callbacks if isinstance(cb, FailFast | BudgetStop)]
+    if not ours:
         return stop
     if stop is None:
-        return fail_fast[0] if len(fail_fast) == 1 else CombinedStopper(*fail_fast)
+        return ours[0] if len(ours) == 1 else CombinedStopper(*ours)
     if isinstance(stop, Mapping):
-        return CombinedStopper(DictStopper(stop), *fail_fast)
+        return CombinedStopper(DictStopper(stop), *ours)
     if isinstance(stop, Stopper):
-        return CombinedStopper(stop, *fail_fast)
+        return CombinedStopper(stop, *ours)
     if isinstance(stop, list):  # Tune takes a list of stoppers too
-        return CombinedStopper(*stop, *fail_fast)
+        return CombinedStopper(*stop, *ours)
     if callable(stop):
-        return CombinedStopper(FunctionStopper(stop), *fail_fast)
+        return CombinedStopper(FunctionStopper(stop), *ours)
     return stop  # Tune reports what is wrong with it
 
 

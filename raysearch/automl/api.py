@@ -323,7 +323,7 @@ class AutoML(EnsemblePredictor):
         warmup.start()
         ray_start = time.time()
         self._phase("1/3 data prepared in %.1f s; starting Ray", ray_start - start)
-        init_ray(quiet=self.verbose < 2)  # Ray start-up chatter only at verbose=2
+        init_ray(verbose=self.verbose)
         prepared = time.time()
         reserve = ensemble_reserve(
             ctx.metric,

@@ -14,7 +14,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_commands", "check_model_dir", "verbosity"]
+__all__ = ["add_commands", "add_verbosity", "check_model_dir", "verbosity"]
+
+
+def add_verbosity(p: argparse.ArgumentParser, quiet_help: str | None = None) -> None:
+    """The ``--quiet`` and ``-v/--verbose`` options that :func:`verbosity` reads."""
+    p.add_argument("--quiet", action="store_true", help=quiet_help)
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="also Ray's and Tune's own messages"
+    )
 
 
 def verbosity(args: argparse.Namespace) -> int:
@@ -169,10 +177,7 @@ def add_commands(sub: Any) -> None:
         "member instead of one per fold: faster predictions; takes extra time)",
     )
     p.add_argument("--top", type=int, default=10)
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument(
-        "-v", "--verbose", action="store_true", help="also Ray's and Tune's own messages"
-    )
+    add_verbosity(p)
     p.set_defaults(func=cmd_automl)
 
     p = sub.add_parser("predict", help="predict with a model saved by `raysearch automl`")
@@ -191,8 +196,5 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="also save the model to this directory")
     p.add_argument("--top", type=int, default=8)
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument(
-        "-v", "--verbose", action="store_true", help="also Ray's and Tune's own messages"
-    )
+    add_verbosity(p)
     p.set_defaults(func=cmd_demo)

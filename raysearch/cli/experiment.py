@@ -41,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from raysearch.core.budget import parse_budget
 from raysearch.core.registry import SCHEDULERS, SEARCHERS
 from raysearch.space import Space, SpaceError, space_from_dict
 
@@ -303,8 +304,6 @@ def _budget(data: Mapping[str, Any], where: str) -> float | str | None:
     value = data.get("budget")
     if value is None:
         return None
-    from raysearch.tune.budget import parse_budget  # loads Ray: only for a file with a budget
-
     try:
         parse_budget(value)
     except ValueError as err:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from raysearch.cli.automl import add_commands, verbosity
+from raysearch.cli.automl import add_commands, add_verbosity, verbosity
 from raysearch.cli.report import add_report_command, add_run_report_options, live_report_callbacks
 
 __all__ = ["main"]
@@ -445,10 +445,7 @@ def _add_run(sub: Any) -> None:
     )
     _add_overrides(p, "override storage_path")
     p.add_argument("--top", type=int, default=10, help="leaderboard rows to print (default 10)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument(
-        "-v", "--verbose", action="store_true", help="also Ray's and Tune's own messages"
-    )
+    add_verbosity(p, "no progress lines")
     add_run_report_options(p)  # --report [SECONDS], --report-out
     p.set_defaults(func=cmd_run)
 
@@ -462,10 +459,7 @@ def _add_demo_tune(sub: Any) -> None:
     p.add_argument("--storage-path", default=None, help="default ~/ray_results")
     p.add_argument("--name", default=None)
     p.add_argument("--top", type=int, default=10)
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument(
-        "-v", "--verbose", action="store_true", help="also Ray's and Tune's own messages"
-    )
+    add_verbosity(p)
     p.set_defaults(func=cmd_demo_tune)
 
 

@@ -22,79 +22,17 @@ from __future__ import annotations
 
 import logging
 import math
-import re
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ray.tune import Callback, Stopper
 from ray.tune.experiment import Trial
 
+# Budget and parse_budget are Ray-free (raysearch.core.budget); imported from here as before
+from raysearch.core.budget import SECONDS, Budget, parse_budget
+
 __all__ = ["Budget", "BudgetStop", "parse_budget", "scheduler_time_attr", "SECONDS"]
 
 logger = logging.getLogger("raysearch.progress")
-
-#: the unit of a budget given as a duration: the seconds trials spent training
-SECONDS = "time_total_s"
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|sec|secs|m|min|mins|h|hr|hrs)\s*$")
-_FACTOR = {"s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60}
-_FACTOR.update({"h": 3600, "hr": 3600, "hrs": 3600})
-
-
-@dataclass(frozen=True)
-class Budget:
-    """A compute budget.
-
-    Attributes:
-        amount: how much may be spent, > 0.
-        attr: the result key it is counted in; None for the scheduler's ``time_attr``,
-            :data:`SECONDS` for trial time.
-    """
-
-    amount: float
-    attr: str | None = None
-
-    def describe(self, attr: str) -> str:
-        """``500 training_iteration`` or ``1800 s of trial time``."""
-        if attr == SECONDS:
-            return f"{self.amount:g} s of trial time"
-        return f"{self.amount:g} {attr}"
-
-
-def parse_budget(value: Any) -> Budget:
-    """A budget from a number (units of the scheduler's ``time_attr``) or a duration
-    string (``"90s"``, ``"30m"``, ``"1.5h"``: seconds of trial time).
-
-    Raises:
-        ValueError: naming the value, for anything else or an amount that is not > 0.
-    """
-    if isinstance(value, Budget):
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(
-            f"budget must be a number of time_attr steps (500) or a duration ('30m', '90s', "
-            f"'2h'), got {value!r}"
-        )
-    if isinstance(value, str):
-        match = _DURATION.match(value.lower())
-        if match is None:
-            try:
-                return parse_budget(float(value))
-            except ValueError:
-                raise ValueError(
-                    f"budget must be a number of time_attr steps (500) or a duration ('30m', "
-                    f"'90s', '2h'), got {value!r}"
-                ) from None
-        return _seconds(float(match.group(1)) * _FACTOR[match.group(2)], value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"budget must be > 0, got {value!r}")
-    return Budget(float(value))
-
-
-def _seconds(seconds: float, given: Any) -> Budget:
-    if not seconds > 0:
-        raise ValueError(f"budget must be > 0, got {given!r}")
-    return Budget(seconds, SECONDS)
 
 
 def scheduler_time_attr(scheduler: Any) -> str:
@@ -124,11 +62,9 @@ class BudgetStop(Callback):
     #: run, which replaces the one the experiment was started with (Tune restores callbacks
     #: from the experiment, not from the new run's arguments)
     resume_budget: ClassVar[Budget | None] = None
-    #: what the last experiment of this process spent, and of how much (for its summary)
-    last: ClassVar[tuple[float, float, str] | None] = None
-    #: the callback Tune calls in the running experiment. A resumed experiment's stopper
-    #: comes out of Tune's saved state as a copy apart from the callback it was made with,
-    #: so the stopper asks this one.
+    #: the callback Tune calls in the running (or last) experiment of this process. A
+    #: resumed experiment's stopper comes out of Tune's saved state as a copy apart from the
+    #: callback it was made with, so the stopper asks this one.
     current: ClassVar[BudgetStop | None] = None
 
     def __init__(self, amount: float, attr: str) -> None:
@@ -142,15 +78,22 @@ class BudgetStop(Callback):
     def start(cls, budget: float | str | Budget | None) -> None:
         """Called before each fit: forgets the last experiment's count and sets the
         amount a resumed experiment's callback takes (None keeps the one it was saved with)."""
-        cls.last = None
         cls.current = None
         cls.resume_budget = None if budget is None else parse_budget(budget)
 
     @classmethod
+    def last(cls) -> tuple[float, float, str] | None:
+        """What the last experiment of this process spent, of how much, in what unit
+        (None without a budget)."""
+        now = cls.current
+        return None if now is None else (now.spent, now.amount, now.attr)
+
+    @classmethod
     def log_summary(cls) -> None:
         """Logs what the last experiment spent of its budget (nothing without a budget)."""
-        if cls.last is not None:
-            spent, amount, attr = cls.last
+        last = cls.last()
+        if last is not None:
+            spent, amount, attr = last
             unit = "s of trial time" if attr == SECONDS else attr
             logger.info("budget: %.6g of %.6g %s spent", spent, amount, unit)
 
@@ -181,7 +124,6 @@ class BudgetStop(Callback):
     def setup(self, **info: Any) -> None:
         BudgetStop.current = self
         self._take_resume_budget()
-        BudgetStop.last = (self.spent, self.amount, self.attr)
 
     def _added(self, trial_id: str, result: dict[str, Any]) -> float:
         if self.attr == "training_iteration":
@@ -207,13 +149,9 @@ class BudgetStop(Callback):
         **info: Any,
     ) -> None:
         self.spent += self._added(trial.trial_id, result)
-        BudgetStop.last = (self.spent, self.amount, self.attr)
         if self.exhausted and not self._said:
             self._said = True
             logger.info("%s spent: stopping the experiment", self.describe())
-
-    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
-        BudgetStop.last = (self.spent, self.amount, self.attr)
 
     def get_state(self) -> dict[str, Any] | None:
         return {"spent": self.spent, "last": dict(self._last), "attr": self.attr}
@@ -225,7 +163,6 @@ class BudgetStop(Callback):
         self.spent = float(state["spent"])
         self._last = {str(k): float(v) for k, v in state.get("last", {}).items()}
         self._take_resume_budget()
-        BudgetStop.last = (self.spent, self.amount, self.attr)
         logger.info("resumed with %s already spent", self.describe())
 
     def stopper(self) -> Stopper:

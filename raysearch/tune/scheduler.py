@@ -114,6 +114,8 @@ class TuneScheduler(TrialScheduler):
         self._persisted = False
         self._warned_persist = False
         self._supports_buffered_results = not scheduler.pauses
+        #: trials the core dropped that are still to be stopped (see :meth:`_stop_dropped`)
+        self._dropped: dict[str, None] = {}
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
         if self._metric and metric and metric != self._metric:
@@ -184,13 +186,21 @@ class TuneScheduler(TrialScheduler):
         take = getattr(self.core, "take_stops", None)
         if take is None:
             return
-        dropped = take()
-        if not dropped:
+        # an ordered set; setdefault: a scheduler pickled (tuner.pkl) before it existed
+        pending: dict[str, None] = self.__dict__.setdefault("_dropped", {})
+        pending.update(dict.fromkeys(take()))
+        if not pending:
             return
         searcher = find_tune_searcher(tune_controller)
         by_id = {t.trial_id: t for t in tune_controller.get_trials()}
-        for trial_id in dropped:
+        for trial_id in list(pending):
             trial = by_id.get(trial_id)
+            if trial is not None and trial.status == Trial.RUNNING:
+                # Tune marks a paused trial PAUSED only once its pause checkpoint is saved;
+                # dropped before that, it is stopped at a later hook (Tune calls
+                # choose_trial_to_run every step). Forgetting it left it paused: a stall
+                continue
+            del pending[trial_id]
             if trial is None or trial.status not in (Trial.PAUSED, Trial.PENDING):
                 continue
             if searcher is not None:

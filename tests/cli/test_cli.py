@@ -214,6 +214,21 @@ def test_leaderboard_of_a_non_experiment(tmp_path):
     assert out.returncode == 2 and "not a raysearch experiment directory" in out.stderr
 
 
+@pytest.mark.parametrize(
+    "command", ["run x.yaml", "demo-tune", "automl t.csv --label y --out m", "demo"]
+)
+def test_every_running_command_takes_quiet_and_verbose(command):
+    from raysearch.cli.automl import verbosity
+    from raysearch.cli.main import build_parser
+
+    parser = build_parser()
+    levels = [
+        verbosity(parser.parse_args([*command.split(), *flag]))
+        for flag in ([], ["--quiet"], ["-v"], ["--verbose"])
+    ]
+    assert levels == [1, 0, 2, 2]
+
+
 def test_demo_tune_runs(tmp_path):
     out = raysearch_cli(
         "demo-tune", "--num-samples", "3", "--storage-path", str(tmp_path), "--quiet", cwd=tmp_path

@@ -98,6 +98,73 @@ def test_pauses_resume_from_checkpoints(ray_local, tmp_path, kind):
     assert best.metrics["step"] == 9
 
 
+class SlowSave(tune.Trainable):
+    """Loss ``x + 1 / step``; saving takes ``save_s`` seconds (Tune reports a pausing trial
+    RUNNING until its checkpoint is saved); every trial waits at step 1 until ``n`` trials
+    have reached it (files in ``barrier``), so that a rung's members report together."""
+
+    def setup(self, config: dict[str, Any]) -> None:
+        self.x, self.steps = float(config["x"]), 0
+
+    def step(self) -> dict[str, Any]:
+        self.steps += 1
+        if self.steps == 1:
+            barrier = Path(self.config["barrier"])
+            (barrier / self.trial_id).touch()
+            deadline = time.monotonic() + 120
+            while len(list(barrier.iterdir())) < self.config["n"] and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return {"loss": self.x + 1.0 / self.steps, "step": self.steps}
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        time.sleep(self.config["save_s"])
+        Path(checkpoint_dir, "step.json").write_text(json.dumps(self.steps))
+
+    def load_checkpoint(self, checkpoint_dir: str) -> None:
+        self.steps = json.loads(Path(checkpoint_dir, "step.json").read_text())
+
+
+class Deadline(tune.Stopper):
+    """Ends the experiment after ``seconds`` (and says so): a stall fails, not hangs."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end, self.fired = time.monotonic() + seconds, False
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        self.fired = self.fired or time.monotonic() > self.end
+        return self.fired
+
+
+def test_a_rung_loser_dropped_while_its_pause_is_saved_is_stopped(ray_local, tmp_path):
+    """Hyperband (max_t=3, rf=3): a bracket of 2 trials run to 3 steps, then one of 3 with a
+    rung at step 1. The first two of the three to report pause; Tune keeps them RUNNING
+    while their checkpoints save (1 s), and the third's result closes the rung meanwhile:
+    the losers must still be stopped once paused, not left paused with the experiment
+    waiting on them for ever (the intermittent hang of the full suite)."""
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    scheduler = HyperbandScheduler("step", max_t=3, grace_period=1, reduction_factor=3)
+    deadline = Deadline(240)
+    grid = tune.Tuner(
+        tune.with_resources(SlowSave, {"cpu": 0.4}),
+        param_space={"x": tune.uniform(0.0, 1.0), "barrier": str(barrier), "n": 5, "save_s": 1},
+        tune_config=tune.TuneConfig(
+            metric="loss",
+            mode="min",
+            num_samples=5,
+            scheduler=scheduler,
+            search_alg=RandomSearch(seed=0),
+        ),
+        run_config=tune.RunConfig(storage_path=str(tmp_path / "results"), stop=deadline),
+    ).fit()
+    assert not deadline.fired, "the experiment stalled on a paused trial"
+    assert len(grid) == 5 and not grid.errors
+    assert sorted(r.metrics["step"] for r in grid) == [1, 1, 3, 3, 3]
+
+
 _SCRIPT = """
 import sys
 sys.path.insert(0, {repo!r})

@@ -42,6 +42,45 @@ def test_parse_budget():
             parse_budget(bad)
 
 
+_WITHOUT_RAY = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError(f"blocked {name}")
+sys.meta_path.insert(0, Block())
+from raysearch.cli.experiment import ExperimentError, parse_experiment
+from raysearch.core.budget import SECONDS, Budget, parse_budget
+base = {"trainable": "m:f", "metric": "a", "mode": "max", "space": {"x": {"float": [0, 1]}}}
+assert parse_experiment({**base, "budget": "30m"}).budget == "30m"
+try:
+    parse_experiment({**base, "budget": "lots"})
+except ExperimentError as err:
+    assert "budget" in str(err)
+else:
+    raise AssertionError("a bad budget passed")
+assert parse_budget("2h") == Budget(7200.0, SECONDS)
+assert "ray" not in sys.modules
+print("ok")
+"""
+
+
+def test_budgets_parse_and_experiment_files_validate_without_ray():
+    """Budget and parse_budget are Ray-free (raysearch.core.budget): checking an experiment
+    file's budget loads no Ray; raysearch.tune.budget still exports them."""
+    import raysearch.core.budget
+
+    assert (Budget, parse_budget, SECONDS) == (
+        raysearch.core.budget.Budget,
+        raysearch.core.budget.parse_budget,
+        raysearch.core.budget.SECONDS,
+    )
+    code = [sys.executable, "-c", _WITHOUT_RAY]
+    out = subprocess.run(code, capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"
+
+
 def _steps(board):
     return int(board["training_iteration"].fillna(0).sum())
 
@@ -62,7 +101,7 @@ def test_budget_stops_within_one_step_and_keeps_starting_trials(ray_local, tmp_p
     )
     board = result.leaderboard
     # steps are whole, so "within one step" is exact: 23 steps reported over the trials
-    assert _steps(board) == 23 and BudgetStop.last == (23.0, 23.0, "training_iteration")
+    assert _steps(board) == 23 and BudgetStop.last() == (23.0, 23.0, "training_iteration")
     assert len(board) >= 5  # no num_samples: trials kept starting until the budget was spent
     assert (board["status"] == "TERMINATED").all() and result.best_config is not None
 
@@ -85,7 +124,7 @@ def test_a_budget_in_the_schedulers_time_attr(ray_local, tmp_path):
         name="epochs",
         verbose=0,
     )
-    assert BudgetStop.last == (30.0, 30.0, "epoch")  # even steps of 2 epochs: exactly 30
+    assert BudgetStop.last() == (30.0, 30.0, "epoch")  # even steps of 2 epochs: exactly 30
     assert _steps(result.leaderboard) == 15 and len(result.leaderboard) >= 3
 
 
@@ -104,7 +143,7 @@ def test_a_trial_time_budget(ray_local, tmp_path):
         name="seconds",
         verbose=0,
     )
-    spent, amount, attr = BudgetStop.last
+    spent, amount, attr = BudgetStop.last()
     assert (amount, attr) == (1.2, SECONDS)
     step = float(result.leaderboard["time_total_s"].max())  # longer than any one step
     assert 1.2 <= spent < 1.2 + step
@@ -168,7 +207,7 @@ def test_a_resumed_run_counts_the_budget_spent_before_a_crash(ray_local, tmp_pat
         verbose=0,
     )
     after = len(log.read_text().split()) - before
-    assert BudgetStop.last == (80.0, 80.0, "training_iteration")
+    assert BudgetStop.last() == (80.0, 80.0, "training_iteration")
     # the resumed run spent what was left (plus the steps of the trials it re-ran from
     # their start: the ones running at the crash, at most 2 x 5 steps), not 80 again
     assert 80 - spent <= after <= 80 - spent + 2 * 5, (spent, before, after)
@@ -191,7 +230,7 @@ def test_budget_from_an_experiment_file_and_the_command_line(ray_local, tmp_path
     path.write_text(yaml.safe_dump(experiment))
     assert cli_main(["run", str(path), "--budget", "10", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert BudgetStop.last == (10.0, 10.0, "training_iteration")
+    assert BudgetStop.last() == (10.0, 10.0, "training_iteration")
     assert "trials, 0 failed" in out
     assert cli_main(["run", str(path), "--budget", "ten", "--quiet"]) == 2
     assert "budget must be a number" in capsys.readouterr().err

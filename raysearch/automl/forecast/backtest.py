@@ -1,6 +1,8 @@
 """Time-ordered backtesting with expanding windows, its metrics, and the intervals it gives.
 
-Window ``w`` (``1..W``) cuts every series ``w * H`` steps before its end: the model is built
+Window ``w`` (``1..W``) cuts every series ``H + (w - 1) * stride`` steps before its end
+(``stride`` = ``H`` unless a short series needs closer cutoffs: :func:`window_plan`): the
+model is built
 from :meth:`Panel.truncate` (the values up to the cutoff, copied: nothing after the cutoff
 exists for it) and forecasts the ``H`` values after the cutoff, which are compared with the
 actual ones. Earlier windows train on less history (expanding windows, as in production).
@@ -30,6 +32,7 @@ from raysearch.automl.forecast.data import Panel
 __all__ = [
     "Backtest",
     "run_backtest",
+    "window_plan",
     "mase_scale",
     "mase",
     "smape",
@@ -92,6 +95,17 @@ class Backtest:
         return (self.actuals - p) / self.scales[:, :, None]
 
 
+def window_plan(room: int, horizon: int, wanted: int) -> tuple[int, int]:
+    """``(windows, stride)`` for a series with ``room`` values beyond the history a model
+    needs: ``wanted`` windows ``horizon`` apart when they fit; else closer (overlapping)
+    cutoffs, as many as fit up to ``wanted`` (a short series gets several origins, not
+    two or three: few windows make the selection noisy)."""
+    if room // horizon >= wanted or room < 2 * horizon or wanted < 2:
+        return min(wanted, room // horizon), horizon
+    stride = max(1, (room - horizon) // (wanted - 1))
+    return min(wanted, (room - horizon) // stride + 1), stride
+
+
 def run_backtest(
     panel: Panel,
     make: Callable[[], Any],
@@ -99,11 +113,13 @@ def run_backtest(
     n_windows: int,
     m: int,
     deadline: float | None = None,
+    stride: int | None = None,
 ) -> Backtest:
-    """Backtests the models ``make()`` builds over ``n_windows`` expanding windows."""
+    """Backtests the models ``make()`` builds over ``n_windows`` expanding windows whose
+    cutoffs lie ``stride`` steps apart (default ``horizon``: windows that do not overlap)."""
     preds, actuals, scales = [], [], []
     for w in range(n_windows, 0, -1):  # oldest window first
-        back = w * horizon
+        back = horizon + (w - 1) * (stride or horizon)
         history = panel.truncate(back)
         model = make().fit(history, deadline)
         preds.append(model.forecast(history))

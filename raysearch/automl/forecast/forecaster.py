@@ -38,6 +38,7 @@ from raysearch.automl.forecast.backtest import (
     mase_scale,
     residual_quantiles,
     run_backtest,
+    window_plan,
 )
 from raysearch.automl.forecast.combine import blend_series, series_weights, shrink_to_simple
 from raysearch.automl.forecast.data import Panel, future_times, read_panel, season_length
@@ -125,7 +126,8 @@ class Forecaster:
         wanted = self.n_windows or int(
             np.clip(np.ceil(400 / (len(panel.ids) * self.horizon)), 3, 8)
         )
-        windows = min(wanted, (shortest - need) // self.horizon)
+        # a short series: closer (overlapping) cutoffs rather than two or three windows
+        windows, self.stride_ = window_plan(shortest - need, self.horizon, wanted)
         if windows < 1:
             raise DataError(
                 f"the shortest series has {shortest} values; a {self.horizon}-step backtest "
@@ -160,7 +162,8 @@ class Forecaster:
         ]
         for model in locals_:
             tick = time.time()
-            bt = run_backtest(panel, lambda: model, self.horizon, windows, m)  # noqa: B023
+            make = lambda: model  # noqa: B023, E731
+            bt = run_backtest(panel, make, self.horizon, windows, m, stride=self.stride_)
             name = model.config["model"]
             name += f"_{len(baselines)}" if name == "linear" else ""
             baselines.append(
@@ -176,6 +179,7 @@ class Forecaster:
             "panel": panel,
             "horizon": self.horizon,
             "n_windows": windows,
+            "stride": self.stride_,
             "m": m,
             "seed": self.seed,
             "threads": self.threads_,
@@ -184,7 +188,7 @@ class Forecaster:
         if self._uses_ray():
             from raysearch.tune.resources import init_ray
 
-            init_ray(quiet=self.verbose < 2)
+            init_ray(verbose=self.verbose)
             candidates = ray_search(payload, self.searcher, self.seed, verbose=self.verbose)
         else:
             candidates = local_search(payload, self.searcher, self.seed)

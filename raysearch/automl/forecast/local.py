@@ -3,9 +3,10 @@
 
 * :func:`auto_ets`: the additive-error ETS family (trend none / additive / damped, season
   none / additive) on raw and on ``log`` values (positive series: multiplicative in effect),
-  the smoothing weights from a grid filtered all at once (one pass over the series per
-  form), the form with the least AICc (Hyndman et al., 2002; on the original scale: the
-  ``log`` forms' likelihood carries the Jacobian ``sum(log y)``).
+  the smoothing weights from a grid filtered all at once (one pass over the series), the
+  initial states by least squares (the likelihood's optimum for given weights), the form
+  with the least AICc (Hyndman et al., 2002; on the original scale: the ``log`` forms'
+  likelihood carries the Jacobian ``sum(log y)``); see :mod:`.ets`.
 * :func:`auto_ar`: ARIMA without moving-average terms: a seasonal difference when the
   autocorrelation at lag ``m`` is significant, a first difference when an augmented
   Dickey-Fuller test (5%) does not reject a unit root, then an AR(p) by least squares with
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from raysearch.automl.forecast.data import Panel
+from raysearch.automl.forecast.ets import ets_forecast, ets_forecast_many
 from raysearch.automl.forecast.stats import seasonal_adjustment, seasonal_indices, seasonal_test
 
 __all__ = ["auto_ets", "auto_ar", "comb", "Local", "LOCAL_MODELS"]
@@ -70,40 +72,11 @@ def _filter(z: np.ndarray, m: int, params: np.ndarray, trend: bool) -> tuple[Any
     return sse, level, slope_v, seasonal
 
 
-def _ets_forms(z: np.ndarray, m: int, horizon: int) -> list[tuple[float, np.ndarray]]:
-    """(AICc on ``z``'s scale, forecast) of the best grid point of each ETS form."""
-    n = len(z)
-    out = []
-    seasons = (1, m) if m > 1 and n >= 2 * m + 2 else (1,)
-    h = np.arange(1, horizon + 1)
-    for season in seasons:
-        for trend in (False, True):
-            grid = _grid(trend, season > 1)
-            sse, level, slope, seas = _filter(z, season, grid, trend)
-            best = int(np.argmin(sse))
-            damped = trend and grid[best, 3] < 1.0
-            k = 2 + (2 if trend else 0) + (1 if damped else 0) + (season if season > 1 else 0)
-            if n - k - 1 <= 0:
-                continue
-            aicc = n * np.log(max(sse[best], 1e-300) / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1)
-            phi = grid[best, 3]
-            damp = np.cumsum(phi**h) if trend else np.zeros(horizon)
-            fc = level[best] + damp * slope[best] + seas[best, (n + h - 1) % season]
-            out.append((float(aicc), fc))
-    return out
-
-
 def auto_ets(y: np.ndarray, horizon: int, m: int) -> np.ndarray:
-    """The forecast of the ETS form (on raw or ``log`` values) with the least AICc."""
-    y = np.asarray(y, dtype=float)
-    candidates = [(a, f) for a, f in _ets_forms(y, m, horizon)]
-    if np.all(y > 0):
-        logs = np.log(y)
-        jacobian = 2.0 * float(np.sum(logs))
-        candidates += [(a + jacobian, np.exp(f)) for a, f in _ets_forms(logs, m, horizon)]
-    if not candidates:
-        return np.full(horizon, y[-1])
-    return min(candidates, key=lambda c: c[0])[1]
+    """The forecast of the ETS form (on raw or ``log`` values) with the least AICc, its
+    smoothing weights from a grid and its initial states by least squares
+    (:func:`.ets.ets_forecast`)."""
+    return ets_forecast(np.asarray(y, dtype=float), horizon, m)
 
 
 def _ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
@@ -201,10 +174,14 @@ class Local:
         return self
 
     def forecast(self, panel: Panel) -> np.ndarray:
-        fn = LOCAL_MODELS[self.config["model"]]
+        name = self.config["model"]
+        if name == "auto_ets":  # every series filtered at once
+            raw = list(ets_forecast_many(panel.values, self.horizon, self.m))
+        else:
+            raw = [LOCAL_MODELS[name](y, self.horizon, self.m) for y in panel.values]
         out = []
-        for y in panel.values:
-            f = np.asarray(fn(y, self.horizon, self.m), dtype=float)
+        for y, f in zip(panel.values, raw):
+            f = np.asarray(f, dtype=float)
             span = float(np.ptp(y)) if len(y) else 0.0
             sane = np.all(np.isfinite(f)) and np.all(np.abs(f - y[-1]) <= 3 * span + 1e-9)
             out.append(f if sane else np.full(self.horizon, y[-1]))  # a diverging fit: naive

@@ -81,6 +81,7 @@ def evaluate(config: Mapping[str, Any], data: Mapping[str, Any]) -> Candidate:
         data["n_windows"],
         m,
         deadline=data["deadline"],
+        stride=data.get("stride"),
     )
     return Candidate("", dict(config), backtest.mase(), backtest.preds, time.time() - start)
 

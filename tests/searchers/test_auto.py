@@ -12,6 +12,7 @@ from raysearch.searchers.auto import (
     MAX_GP_PARALLELISM,
     MAX_GP_TRIALS,
     MAX_LEVELS,
+    MIN_EVOLUTION_DIMENSION,
     SpaceShape,
     choose,
 )
@@ -38,9 +39,35 @@ def test_shape_reads_dimension_conditions_categoricals_and_size():
 @pytest.mark.parametrize("problem", sorted(PROBLEMS))
 @pytest.mark.parametrize(("n_trials", "parallelism"), [(50, 1), (100, 1), (50, 4), (100, 4)])
 def test_hpo_bench_problems_get_the_gp(problem, n_trials, parallelism):
-    """Every problem of the hpo bench, at its budgets and parallelisms (rule 6)."""
+    """Every problem of the hpo bench, at its budgets and parallelisms (rule 6), but the
+    8- and 10-parameter numeric functions with 4 in flight (rule 5: evolution)."""
     choice = choose(PROBLEMS[problem][0], n_trials, parallelism)
-    assert (choice.name, choice.rule) == ("gp", 6)
+    if problem in ("levy10", "styblinski8") and parallelism == 4:
+        assert (choice.name, choice.rule) == ("evolution", 5)
+    else:
+        assert (choice.name, choice.rule) == ("gp", 6)
+
+
+def test_many_numeric_parameters_in_parallel_get_evolution():
+    def box(d: int) -> Space:
+        return Space({f"x{i}": Float(0.0, 1.0) for i in range(d)})
+
+    assert choose(box(MIN_EVOLUTION_DIMENSION), 100, 4).name == "evolution"
+    assert "8+ numeric parameters with 4+ trials in flight" in choose(box(8), 50, 4).reason
+    assert choose(box(MIN_EVOLUTION_DIMENSION), 100, 1).name == "gp"  # sequential: GP
+    assert choose(box(MIN_EVOLUTION_DIMENSION - 1), 100, 4).name == "gp"
+    assert choose(box(MAX_GP_DIMENSION + 1), 100, 4).name == "tpe"
+    # a categorical or a condition among them: the GP
+    mixed = Space({**{f"x{i}": Float(0.0, 1.0) for i in range(8)}, "c": Categorical(["a", "b"])})
+    assert choose(mixed, 100, 4).name == "gp"
+    cond = Space(
+        {
+            **{f"x{i}": Float(0.0, 1.0) for i in range(8)},
+            "opt": Categorical(["sgd", "adam"], ordered=True),
+            "m": when({"opt": "sgd"}, Float(0.0, 0.99)),
+        }
+    )
+    assert choose(cond, 100, 4).name == "gp"
 
 
 def test_rules_in_order():
@@ -72,6 +99,7 @@ def test_rules_in_order():
     assert (choose(wide, 100).name, choose(wide, 100).rule) == ("tpe", 5)
     narrow = Space({f"x{i}": Float(0.0, 1.0) for i in range(MAX_GP_DIMENSION)})
     assert choose(narrow, 100).name == "gp"
+    assert (choose(narrow, 100, 4).name, choose(narrow, 100, 4).rule) == ("evolution", 5)
 
 
 def test_the_choice_is_deterministic_and_says_why():

@@ -162,6 +162,10 @@ class SuperNetTrainer:
             ``split_epoch`` epochs the supernet is split along ``split`` (``"n_blocks"`` or
             ``"op"``) into sub-supernets that start from its weights (a fresh optimizer, the
             same learning-rate schedule); None (default): one supernet throughout.
+        distill: in-place distillation (Yu et al. 2020, BigNAS; Cai et al. 2020,
+            Once-for-All): every step the largest subnet (:func:`extreme_arch`) is trained
+            on the labels and the sampled paths on its soft outputs (one more path per
+            step).
     """
 
     def __init__(
@@ -181,6 +185,7 @@ class SuperNetTrainer:
         seed: SeedLike = 0,
         split: str | None = None,
         split_epoch: int | None = None,
+        distill: bool = False,
     ) -> None:
         import torch
 
@@ -193,6 +198,9 @@ class SuperNetTrainer:
         self.split_epoch = int(epochs) // 2 if split_epoch is None else int(split_epoch)
         self.split_done, self.split_at = False, -1
         self.settings = (str(optimizer), float(lr), float(weight_decay))
+        self.distill = bool(distill)
+        if self.distill:
+            macro_limits(space)  # the teacher is the largest subnet of a macro space
         rng = make_rng(seed)
         self.space = space
         self.sampler_name, self.sampler_options = sampler, dict(sampler_options or {})
@@ -247,7 +255,6 @@ class SuperNetTrainer:
         """One pass over the data, each batch through the sampler's paths (gradients of the
         paths summed, one optimizer step)."""
         import torch
-        from torch.nn import functional as F
 
         start = time.perf_counter()
         if self.split is not None and self.epoch >= self.split_epoch:
@@ -258,14 +265,10 @@ class SuperNetTrainer:
         for i in range(0, len(order), self.batch_size):
             idx = order[i : i + self.batch_size]
             xs, ys = self.x[idx], self.y[idx]
-            self.optimizer.zero_grad(set_to_none=True)
-            for arch in self.sample(self.rng):
-                loss = F.cross_entropy(self.model(xs, arch), ys)
-                loss.backward()
-                total += float(loss.detach()) * len(xs)
-                seen += len(xs)
-                paths += 1
-            self.optimizer.step()
+            step_loss, step_paths = self._step(xs, ys)
+            total += step_loss * len(xs)
+            seen += step_paths * len(xs)
+            paths += step_paths
         self.scheduler.step()
         self.epoch += 1
         self.sample_passes += seen
@@ -276,6 +279,29 @@ class SuperNetTrainer:
             "sample_passes": self.sample_passes,
             "epoch_s": time.perf_counter() - start,
         }
+
+    def _step(self, xs: Any, ys: Any) -> tuple[float, int]:
+        """One optimizer step on a batch, the gradients of every sampled path summed: their
+        cross-entropy with the labels or, with ``distill``, with the soft outputs of the
+        largest subnet (trained on the labels in the same step). Returns (summed loss,
+        paths)."""
+        from torch.nn import functional as F
+
+        self.optimizer.zero_grad(set_to_none=True)
+        archs, soft, total = self.sample(self.rng), None, 0.0
+        if self.distill:
+            teacher = self.model(xs, extreme_arch(self.space, "largest", self.rng))
+            loss = F.cross_entropy(teacher, ys)
+            loss.backward()
+            total += float(loss.detach())
+            soft = F.softmax(teacher.detach(), dim=1)
+        for arch in archs:
+            out = self.model(xs, arch)
+            loss = F.cross_entropy(out, ys if soft is None else soft)
+            loss.backward()
+            total += float(loss.detach())
+        self.optimizer.step()
+        return total, len(archs) + int(self.distill)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly."""

@@ -48,6 +48,7 @@ __all__ = [
     "macro_limits",
     "recalibrate_bn",
     "accuracy",
+    "accuracy_and_loss",
     "to_arrays",
     "from_arrays",
     "supernet_modules",
@@ -467,11 +468,21 @@ def recalibrate_bn(model: Any, x: Any, *, batch_size: int = 256, arch: Any = Non
 
 def accuracy(model: Any, x: Any, y: Any, *, batch_size: int = 512, arch: Any = None) -> float:
     """Classification accuracy of ``model`` (eval mode, no gradients) on ``(x, y)``."""
+    return accuracy_and_loss(model, x, y, batch_size=batch_size, arch=arch)[0]
+
+
+def accuracy_and_loss(
+    model: Any, x: Any, y: Any, *, batch_size: int = 512, arch: Any = None
+) -> tuple[float, float]:
+    """``(accuracy, mean cross-entropy)`` of ``model`` (eval mode, no gradients) on
+    ``(x, y)``, from one forward pass. The loss ranks inherited-weight subnets better than
+    the accuracy (a finer score than the share of 1000 rows right; bench oneshot)."""
     import torch
+    from torch.nn import functional as F
 
     was_training = model.training
     model.eval()
-    correct = 0
+    correct, loss = 0, 0.0
     ys = _as_tensor(y)
     try:
         with torch.no_grad():
@@ -479,9 +490,11 @@ def accuracy(model: Any, x: Any, y: Any, *, batch_size: int = 512, arch: Any = N
                 out = model(xs) if arch is None else model(xs, arch)
                 target = ys[i * batch_size : i * batch_size + len(xs)]
                 correct += int((out.argmax(dim=1) == target).sum())
+                loss += float(F.cross_entropy(out, target, reduction="sum"))
     finally:
         model.train(was_training)
-    return correct / max(len(ys), 1)
+    n = max(len(ys), 1)
+    return correct / n, loss / n
 
 
 # ----------------------------------------------------------------------------- sharing

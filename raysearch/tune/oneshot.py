@@ -43,11 +43,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raysearch.core.rng import SeedLike, make_rng
-from raysearch.nas.builder import network_key
 from raysearch.nas.sampling import SuperNetTrainer
 from raysearch.nas.supernet import SuperNet, accuracy, from_arrays, recalibrate_bn
 from raysearch.nas.trainable import NASTask, split_arch
 from raysearch.space import Space
+from raysearch.tune.oneshot_search import fixed_configs, ranked_candidates, search_plan
 
 __all__ = [
     "oneshot",
@@ -211,12 +211,17 @@ def _shared_supernet(spec: _EvalSpec) -> Any:
 
 
 def evaluate_arch(net: Any, arch: Mapping[str, Any], spec: Any) -> dict[str, Any]:
-    """Inherited-weight accuracy of ``arch``, without and with BN recalibration."""
+    """Inherited-weight accuracy of ``arch``, without and with BN recalibration, and the
+    recalibrated validation cross-entropy (``inherited_loss``: it ranks better)."""
+    from raysearch.nas.supernet import accuracy_and_loss
+
     sub = net.extract(arch)
     raw = accuracy(sub, spec.val_x, spec.val_y)
     recalibrate_bn(sub, spec.calib_x)
+    acc, loss = accuracy_and_loss(sub, spec.val_x, spec.val_y)
     return {
-        "inherited_acc": accuracy(sub, spec.val_x, spec.val_y),
+        "inherited_acc": acc,
+        "inherited_loss": loss,
         "inherited_acc_raw": raw,
         "params": float(sum(int(p.numel()) for p in sub.parameters())),
         "forward_samples": len(spec.calib_x) + 2 * len(spec.val_x),
@@ -248,57 +253,6 @@ def _evaluate_trial(config: dict[str, Any], spec: _EvalSpec) -> dict[str, Any]:
     return metrics
 
 
-def _batched(inner: Any, size: int, samples: int) -> Any:
-    """Trials of up to ``size`` of ``inner``'s suggestions (told back as ``<id>-b<i>``): an
-    evaluation takes ~0.1 s, Tune ~0.15-0.3 s of driver time per trial."""
-    from ray.tune.search import Searcher as RaySearcher
-
-    from raysearch.core.searcher import Searcher as CoreSearcher
-    from raysearch.core.state import atomic_write_json, read_json
-    from raysearch.tune.searcher import TuneSearcher
-
-    class BatchedSearcher(RaySearcher):
-        def __init__(self) -> None:
-            super().__init__(metric="inherited_acc", mode="max")
-            core = isinstance(inner, CoreSearcher)
-            self.inner = TuneSearcher(inner, "inherited_acc", "max") if core else inner
-            self.size, self.left, self.live = int(size), int(samples), dict[str, int]()
-
-        def set_search_properties(self, metric: Any, mode: Any, config: Any, **spec: Any) -> bool:
-            self._metric, self._mode = metric, mode
-            return bool(self.inner.set_search_properties(metric, mode, config, **spec))
-
-        def suggest(self, trial_id: str) -> Any:
-            configs: list[Any] = []
-            while len(configs) < min(self.size, self.left):
-                got = self.inner.suggest(f"{trial_id}-b{len(configs)}")
-                if got is None or got == RaySearcher.FINISHED:
-                    break
-                configs.append(got)
-            if not configs:
-                return RaySearcher.FINISHED if self.left <= 0 or got is not None else None
-            self.left -= len(configs)
-            self.live[trial_id] = len(configs)
-            return {"batch": configs}
-
-        def on_trial_complete(self, trial_id: str, result: Any = None, error: Any = False) -> None:
-            rows = list((result or {}).get("batch_results") or [])
-            for i in range(self.live.pop(trial_id, 0)):
-                row = rows[i] if i < len(rows) else None
-                self.inner.on_trial_complete(f"{trial_id}-b{i}", row, error or row is None)
-
-        def save(self, checkpoint_path: str) -> None:
-            self.inner.save(checkpoint_path + ".inner")
-            atomic_write_json(checkpoint_path, {"left": self.left, "live": self.live})
-
-        def restore(self, checkpoint_path: str) -> None:
-            self.inner.restore(checkpoint_path + ".inner")
-            state = read_json(checkpoint_path)
-            self.left, self.live = int(state["left"]), dict(state["live"])
-
-    return BatchedSearcher()
-
-
 def search_phase(
     space: Space,
     task: NASTask,
@@ -310,16 +264,19 @@ def search_phase(
     max_concurrent: int | None = None,
     eval_batch: int = 1,
     seed: int = 0,
+    ordered: bool = True,
     **run_options: Any,
 ) -> tuple[Any, Any]:
     """Phase 2: a Tune experiment of ``samples`` inherited-weight evaluations. The weights
     go once into the object store. Returns ``(RunResult, ObjectRef)``; ``searcher`` default:
     :class:`raysearch.tune.nas.EvolutionSearch` on ``inherited_acc``. ``eval_batch``: the
-    architectures per trial (:func:`_batched`; Tune's per-trial cost shared)."""
+    architectures per trial (:func:`raysearch.tune.oneshot_search.batched_searcher`;
+    Tune's per-trial cost shared). ``ordered``: the same ``seed`` and ``max_concurrent``
+    (default 4) give the same search, however the trials' timings fall
+    (:func:`raysearch.tune.oneshot_search.search_plan`)."""
     import numpy as np
     import ray
     from ray import tune
-    from ray.tune.search import ConcurrencyLimiter
 
     from raysearch.tune.nas import EvolutionSearch
     from raysearch.tune.resources import init_ray
@@ -342,10 +299,9 @@ def search_phase(
         searcher = EvolutionSearch(
             space, metric="inherited_acc", mode="max", seed=seed, population_size=20
         )
-    trials, size = int(samples), int(eval_batch)
-    if size > 1:  # Tune limits a Ray searcher's trials only when told to
-        searcher = ConcurrencyLimiter(_batched(searcher, size, trials), max_concurrent or 1024)
-        trials = -(-trials // size)
+    searcher, trials, concurrency = search_plan(
+        searcher, samples, eval_batch, max_concurrent, ordered
+    )
     result = run(
         tune.with_parameters(_evaluate_trial, spec=spec),
         None,
@@ -353,7 +309,7 @@ def search_phase(
         mode="max",
         searcher=searcher,
         num_samples=trials,
-        max_concurrent=max_concurrent,
+        max_concurrent=concurrency,
         reuse_actors=True,
         **run_options,
     )
@@ -361,49 +317,6 @@ def search_phase(
 
 
 # ----------------------------------------------------------------------------- phase 3
-def _fixed_configs(configs: list[dict[str, Any]]) -> Any:
-    """A Ray Tune searcher that suggests ``configs`` in order, once each (its position
-    survives ``Tuner.restore``)."""
-    import copy
-    import json
-
-    from ray.tune.search import Searcher as RaySearcher
-
-    class FixedConfigs(RaySearcher):
-        def __init__(self) -> None:
-            super().__init__()
-            self.configs = [copy.deepcopy(dict(c)) for c in configs]
-            self.next = 0
-
-        def set_search_properties(
-            self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any
-        ) -> bool:
-            self._metric, self._mode = metric, mode
-            return True
-
-        def suggest(self, trial_id: str) -> dict[str, Any] | None:
-            if self.next >= len(self.configs):
-                return RaySearcher.FINISHED
-            self.next += 1
-            return copy.deepcopy(self.configs[self.next - 1])
-
-        def on_trial_complete(
-            self, trial_id: str, result: Any = None, error: bool = False
-        ) -> None:
-            return None
-
-        def save(self, checkpoint_path: str) -> None:
-            with open(checkpoint_path, "w") as f:
-                json.dump({"configs": self.configs, "next": self.next}, f)
-
-        def restore(self, checkpoint_path: str) -> None:
-            with open(checkpoint_path) as f:
-                state = json.load(f)
-            self.configs, self.next = state["configs"], int(state["next"])
-
-    return FixedConfigs()
-
-
 def _arch_of(config: Mapping[str, Any]) -> dict[str, Any]:
     arch, _ = split_arch(config)
     return arch
@@ -444,7 +357,7 @@ def retrain_phase(
         None,
         metric="val_acc",
         mode="max",
-        searcher=_fixed_configs(archs),
+        searcher=fixed_configs(archs),
         scheduler=scheduler,
         num_samples=len(archs),
         reuse_actors=False,
@@ -455,39 +368,6 @@ def retrain_phase(
         raise RuntimeError("no retrained architecture ran all its epochs")
     best = max(done, key=lambda r: float(r.metrics.get("val_acc", -math.inf)))
     return result, _arch_of(best.config), dict(best.metrics)
-
-
-def _top_k(search: Any, k: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    rows: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    pairs: list[Any] = []
-    for r in search.results:
-        if not r.metrics or "inherited_acc" not in r.metrics:
-            continue
-        batch = r.config.get("batch")  # eval_batch > 1: one row per architecture
-        pairs += list(zip(batch, r.metrics["batch_results"])) if batch else [(r.config, r.metrics)]
-    for config, metrics in pairs:
-        arch = _arch_of(config)
-        key = network_key(arch)  # one retrain per distinct network, not per config
-        if key in seen:
-            continue
-        seen.add(key)
-        rows.append(
-            {
-                "arch": arch,
-                "inherited_acc": float(metrics["inherited_acc"]),
-                "inherited_acc_raw": float(metrics["inherited_acc_raw"]),
-                "params": float(metrics["params"]),
-            }
-        )
-    rows.sort(
-        key=lambda row: (
-            -row["inherited_acc"],
-            -row["inherited_acc_raw"],
-            network_key(row["arch"]),
-        )
-    )
-    return rows, rows[: int(k)]
 
 
 def _compute(
@@ -534,6 +414,8 @@ def oneshot(
     retrain_epochs: int | None = None,
     max_concurrent: int | None = None,
     eval_batch: int = 1,
+    ordered: bool = True,
+    search_seed: int | None = None,
     storage_path: str | None = None,
     name: str = "oneshot",
     resume: bool = False,
@@ -548,11 +430,16 @@ def oneshot(
     (:data:`raysearch.nas.sampling.SAMPLERS`), ``sampler_options``, ``lr``, ``batch_size``,
     ``supernet_resources`` (one CPU). Search: ``search_samples`` evaluations by ``searcher``
     (default ``EvolutionSearch``), BN recalibrated on the first ``calib_size`` training rows,
-    ``max_concurrent`` trials at a time, ``eval_batch`` architectures per trial. Retrain: the
+    ``max_concurrent`` trials at a time, ``eval_batch`` architectures per trial, ``ordered``
+    (reproducible: the same seed and ``max_concurrent``, default 4, give the same search),
+    ``search_seed`` (default: drawn from ``seed``; given, the search and retrain
+    experiments are named ``<name>-search-s<search_seed>``, the supernet reused). Retrain: the
     ``top_k`` distinct networks for ``retrain_epochs`` (default ``task.max_epochs``). Runs in
     ``storage_path/<name>-{supernet,search,retrain}``; ``resume=True`` continues them.
     """
     seeds = [int(s) for s in make_rng(seed).integers(2**31, size=3)]  # supernet, searcher, ASHA
+    tag = "" if search_seed is None else f"-s{int(search_seed)}"
+    seeds[1] = seeds[1] if search_seed is None else int(search_seed)
     common: dict[str, Any] = {"storage_path": storage_path, "resume": resume, "verbose": verbose}
     start = time.perf_counter()
     path, supernet_metrics, weights = supernet_phase(
@@ -569,28 +456,21 @@ def oneshot(
         **common,
     )
     t_supernet = time.perf_counter() - start
+    options: dict[str, Any] = {"calib_size": calib_size, "searcher": searcher}
+    options.update(max_concurrent=max_concurrent)
+    options.update(eval_batch=eval_batch, ordered=ordered, name=f"{name}-search{tag}")
     search, _ = search_phase(
-        space,
-        task,
-        weights,
-        samples=search_samples,
-        searcher=searcher,
-        calib_size=calib_size,
-        max_concurrent=max_concurrent,
-        eval_batch=eval_batch,
-        seed=seeds[1],
-        name=f"{name}-search",
-        **common,
+        space, task, weights, samples=search_samples, seed=seeds[1], **options, **common
     )
     t_search = time.perf_counter() - start - t_supernet
-    candidates, best = _top_k(search, top_k)
+    candidates, best = ranked_candidates(search, top_k)
     epochs = int(task.max_epochs if retrain_epochs is None else retrain_epochs)
     retrain, winner, winner_metrics = retrain_phase(
         task,
         [row["arch"] for row in best],
         epochs=epochs,
         seed=seeds[2],
-        name=f"{name}-retrain",
+        name=f"{name}-retrain{tag}",
         **common,
     )
     seconds = (t_supernet, t_search, time.perf_counter() - start - t_supernet - t_search)

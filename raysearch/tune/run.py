@@ -250,7 +250,7 @@ def _run(trainable: Callable[..., Any] | type, settings: RunSettings) -> RunResu
             f"trainable must be a function or a tune.Trainable class, got {trainable!r}"
         )
     setup_logging(settings.verbose)
-    init_ray(settings.ray_address, quiet=settings.verbose < 2)  # Ray chatter: -v only
+    init_ray(settings.ray_address, verbose=settings.verbose)
     request = check_resources(settings.resources or {"cpu": 1.0})
     concurrency = (
         int(settings.max_concurrent) if settings.max_concurrent else cluster_concurrency(request)
@@ -406,6 +406,8 @@ def _make_search(settings: RunSettings, concurrency: int) -> _Search:
                 "runs out of trials by itself"
             )
         num_samples = -1
+    if isinstance(search_alg, TuneSearcher):
+        search_alg.set_num_samples(num_samples)
     return _Search(tune_space, search_alg, trial_scheduler, num_samples)
 
 

@@ -13,6 +13,23 @@ It translates Tune's calls into the ask/tell core (:class:`raysearch.core.Search
 * ``save``/``restore`` -> the core's JSON state plus this adapter's bookkeeping, written
   atomically, so ``Tuner.restore`` resumes the search exactly.
 
+Ordered (reproducible) asynchronous search, ``TuneSearcher(core, ordered=True)`` (on a
+plugin such as ``EvolutionSearch``: set ``plugin.ordered = True``): with
+``max_concurrent=c``, trial ``j`` (in suggestion order) is suggested only once the results
+of trials ``0..j-c`` have been told to the core, in suggestion order, and no later one:
+results that arrive early are held (in the saved state, so a resume keeps them) and
+``suggest`` returns None ("try later") meanwhile; errors and missing results are told in
+their turn too. The sequence of suggestions then depends only on the core's seed and
+``c``, not on which trial finishes first; the cost is idle slots while the oldest trial
+runs. After the last suggestion (Tune's ``num_samples``, or the core finished) the
+results are told as they come, in order. Intermediate results are held likewise and
+reported just before the trial's final one (a scheduler that stops trials by timing
+still changes what they report). ``c`` must be fixed for the same search on another
+machine: ``raysearch.run`` sets it to ``max_concurrent`` or the cluster's size. A trial
+that Tune restarts after a crash and the restored state does not know is told out of
+order. A scheduler that pauses trials until new ones arrive (synchronous HyperBand, BOHB)
+stalls an ordered search whose ``c`` is smaller than what it holds paused.
+
 Pending trials: Tune lets a custom searcher have only one PENDING trial unless a
 ``ConcurrencyLimiter`` wraps it (``_get_max_pending_trials``, ray-project/ray#14835), so a
 search on 8 slots trickles trials out one controller step at a time. With
@@ -73,6 +90,9 @@ class TuneSearcher(_RaySearcher):
         max_concurrent: at most this many live trials (and as many pending ones); None lets
             Tune's ``max_concurrent_trials`` or the cluster size decide.
         time_attr: result key used as the step of intermediate results.
+        ordered: reproducible asynchronous search (module docstring); needs
+            ``max_concurrent`` (or Tune's ``max_concurrent_trials``; :func:`raysearch.run`
+            always sets it). A public attribute: set it on a plugin before the run.
     """
 
     _metric: str | None
@@ -86,6 +106,7 @@ class TuneSearcher(_RaySearcher):
         *,
         max_concurrent: int | None = None,
         time_attr: str = "training_iteration",
+        ordered: bool = False,
     ) -> None:
         if not isinstance(searcher, CoreSearcher):
             raise TypeError(
@@ -107,6 +128,11 @@ class TuneSearcher(_RaySearcher):
         self._pruned: set[str] = set()
         self._spec: dict[str, Any] = {}
         self._set_pending_env = False
+        self.ordered = bool(ordered)
+        self._order: list[str] = []  # ordered: trial ids in suggestion order
+        self._told = 0  # ordered: _order[:_told] are told to the core
+        self._held: dict[str, dict[str, Any]] = {}  # ordered: results not told yet
+        self._final = False  # ordered: the core is finished
 
     # ------------------------------------------------------------------ set-up
     def set_search_properties(
@@ -170,6 +196,12 @@ class TuneSearcher(_RaySearcher):
             self.max_concurrent = int(max_concurrent)
         return True
 
+    def set_num_samples(self, num_samples: int | None) -> None:
+        """How many trials the driver will ask for (-1 or None: unknown). Tune passes it
+        through ``set_search_properties`` only with a non-empty param_space; the ordered
+        mode needs it to tell the results after the last suggestion."""
+        self._spec["num_samples"] = -1 if num_samples is None else int(num_samples)
+
     # ------------------------------------------------------------------ suggest / observe
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         self._clear_pending_env()
@@ -185,13 +217,52 @@ class TuneSearcher(_RaySearcher):
             )
         if self.max_concurrent is not None and len(self._live) >= self.max_concurrent:
             return None
+        if self.ordered and not self._ordered_turn():
+            return None
         params = self.core.ask(trial_id)
         if isinstance(params, Finished):
+            self._final = True
+            self._flush()
             return _RaySearcher.FINISHED
         if params is None:
             return None
         self._live.add(trial_id)
+        if self.ordered:
+            self._order.append(trial_id)
+            self._flush()
         return self.core.space.to_config(params)
+
+    # ------------------------------------------------------------------ ordered mode
+    def _ordered_turn(self) -> bool:
+        """Whether the next suggestion may be made: every trial but the last ``c - 1``
+        suggested is told (and no more, :meth:`_flush`)."""
+        if self.max_concurrent is None:
+            raise ValueError(
+                f"{type(self).__name__}(ordered=True) needs max_concurrent (or Tune's "
+                "max_concurrent_trials): the suggestions depend on it"
+            )
+        self._flush()
+        return self._told >= len(self._order) - self.max_concurrent + 1
+
+    def _flush(self) -> None:
+        """Tells the held results in suggestion order, up to the first one still running,
+        and (until the last suggestion) only those the next suggestion waits for."""
+        limit = len(self._order)
+        expected = int(self._spec.get("num_samples") or -1)
+        if not (self._final or 0 < expected <= limit):
+            limit -= (self.max_concurrent or 1) - 1
+        while self._told < limit and self._held.get(self._order[self._told], {}).get("done"):
+            trial_id = self._order[self._told]
+            held = self._held.pop(trial_id)
+            self._told += 1
+            for step, loss in held["reports"]:
+                self.core.report(trial_id, float(step), float(loss))
+            self._complete(trial_id, held["result"], bool(held["error"]))
+
+    def _hold(self, trial_id: str) -> dict[str, Any]:
+        return self._held.setdefault(
+            trial_id, {"reports": [], "done": False, "result": None, "error": False}
+        )
 
     def _loss(self, result: Mapping[str, Any] | None) -> float | None:
         value = _metric_value(result, self._metric or DEFAULT_METRIC)
@@ -203,7 +274,10 @@ class TuneSearcher(_RaySearcher):
         step = result.get(self.time_attr, result.get("training_iteration"))
         loss = self._loss(result)
         if step is not None and loss is not None:
-            self.core.report(trial_id, float(step), loss)
+            if self.ordered and trial_id in self._order[self._told :]:
+                self._hold(trial_id)["reports"].append([float(step), loss])
+            else:
+                self.core.report(trial_id, float(step), loss)
 
     def mark_pruned(self, trial_id: str) -> None:
         """A scheduler stopped this trial early: its final value is a lower-fidelity one."""
@@ -213,6 +287,14 @@ class TuneSearcher(_RaySearcher):
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
         self._live.discard(trial_id)
+        if self.ordered and trial_id in self._order[self._told :]:
+            held = self._hold(trial_id)
+            held.update(done=True, result=_plain(result), error=bool(error))
+            self._flush()
+            return
+        self._complete(trial_id, result, error)
+
+    def _complete(self, trial_id: str, result: dict[str, Any] | None, error: bool) -> None:
         pruned = trial_id in self._pruned
         self._pruned.discard(trial_id)
         if trial_id not in self.core.trials:
@@ -298,6 +380,13 @@ class TuneSearcher(_RaySearcher):
             "live": sorted(self._live),
             "pruned": sorted(self._pruned),
             "core": self.core.get_state(),
+            "ordered": {
+                "on": self.ordered,
+                "order": list(self._order),
+                "told": self._told,
+                "held": self._held,
+                "final": self._final,
+            },
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -310,6 +399,14 @@ class TuneSearcher(_RaySearcher):
         self._mode = state.get("mode") or self._mode
         self._live = set(state.get("live", []))
         self._pruned = set(state.get("pruned", []))
+        ordered = state.get("ordered") or {}
+        self.ordered = bool(ordered.get("on", self.ordered))
+        self._order = list(ordered.get("order", []))
+        self._told = int(ordered.get("told", 0))
+        self._held = dict(ordered.get("held", {}))
+        self._final = bool(ordered.get("final", False))
+        if self.max_concurrent is None and state.get("max_concurrent") is not None:
+            self.max_concurrent = int(state["max_concurrent"])
 
     def save(self, checkpoint_path: str) -> None:
         atomic_write_json(checkpoint_path, self.get_state())
@@ -321,6 +418,27 @@ class TuneSearcher(_RaySearcher):
         return (
             f"{type(self).__name__}({self.core!r}, metric={self._metric!r}, mode={self._mode!r})"
         )
+
+
+def _plain(result: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A result's JSON-able entries (held in the saved state; lists and dicts kept when
+    they serialize, e.g. a batch's rows)."""
+    if result is None:
+        return None
+    import json
+
+    plain: dict[str, Any] = {}
+    for key, value in result.items():
+        if isinstance(value, bool | int | float | str | type(None)):
+            plain[str(key)] = value
+        elif getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+            plain[str(key)] = value.item()  # a numpy scalar
+        elif isinstance(value, list | dict) and not str(key).startswith("config"):
+            try:
+                plain[str(key)] = json.loads(json.dumps(value))
+            except (TypeError, ValueError):
+                continue
+    return plain
 
 
 def _config_from_result(result: Mapping[str, Any]) -> dict[str, Any] | None:

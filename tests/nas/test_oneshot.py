@@ -95,3 +95,39 @@ def test_standalone_cache_keeps_one_result_per_training_seed(tmp_path) -> None:
     # ... and a fresh cache on the same folder trains nothing again
     again = StandaloneCache(str(tmp_path), task, 1)
     assert (again(arch), again(arch, seed=1), again.trained) == (first, other, 0)
+
+
+def _ordered_search(tmp_path, name: str, eval_batch: int) -> list:
+    """The search phase's architectures in suggestion order, with their results."""
+    from raysearch.nas.evolution import EvolutionSearch
+    from raysearch.nas.supernet import SuperNet
+    from raysearch.tune.oneshot import search_phase
+
+    task = mnist1d_task(max_epochs=1, n_train=256, n_val=128, batch_size=64)
+    core = EvolutionSearch(SPACE, seed=3, population_size=4, sample_size=2)
+    search_phase(
+        SPACE,
+        task,
+        SuperNet(SPACE, (40,), 10, seed=0).state_dict(),
+        samples=8,
+        searcher=core,
+        calib_size=64,
+        max_concurrent=2,
+        eval_batch=eval_batch,
+        storage_path=str(tmp_path),
+        name=name,
+        verbose=0,
+    )
+    assert len(core.trials) == 8
+    return [(t.params, t.value) for t in core.trials.values()]
+
+
+@pytest.mark.slow  # 49 s for both variants (150 s for one at load 25); tests/tune has a Ray test
+@pytest.mark.parametrize("eval_batch", [1, 2], ids=["single", "batched"])
+def test_ordered_search_phase_is_reproducible(ray_local, tmp_path, eval_batch) -> None:
+    """The default ordered search: two runs with the same seed evaluate the same
+    architectures in the same order (the evolution bred from results told in order)."""
+    first = _ordered_search(tmp_path, "a", eval_batch)
+    second = _ordered_search(tmp_path, "b", eval_batch)
+    assert first == second
+    assert all(value is not None for _, value in first)

@@ -17,13 +17,14 @@ small macro space (:func:`bench_space`: 1-4 blocks, three ops, widths 8/16/32, k
   distillation from the largest subnet, with depth power 1 (the default with it), 60
   epochs: tau by loss 0.64 / 0.69, by recalibrated accuracy 0.58 / 0.65, top-5 0.6 / 0.4
   (by loss), against 0.60 / 0.49, 0.55 / 0.46 and 0.6 / 0.2 without (power 2); distillation
-  with power 2: 0.58 / 0.57, 0.56 / 0.55 (the search section's supernet does not distill:
-  ``presets.oneshot`` has no option for it yet);
-* **search**: ``presets.oneshot`` through Ray Tune (supernet trial, ``--search-samples``
-  inherited-weight evaluations driven by ``EvolutionSearch``, the top ``--top-k`` retrained
-  from scratch under ASHA) against ``EvolutionSearch`` with stand-alone training
+  with power 2: 0.58 / 0.57, 0.56 / 0.55;
+* **search**: ``presets.oneshot`` through Ray Tune (supernet trial, with ``--distill`` as
+  above, ``--search-samples`` inherited-weight evaluations driven by ``EvolutionSearch`` on
+  ``--search-metric`` (``loss``, the default, or ``acc``), the top ``--top-k`` by it
+  retrained from scratch under ASHA) against ``EvolutionSearch`` with stand-alone training
   (NAS I) at ``--evals`` evaluations: final accuracy and compute in sample-passes
-  (forward+backward samples; a forward-only sample counts 1/3) and seconds;
+  (forward+backward samples, the teacher's path included; a forward-only sample counts
+  1/3) and seconds;
 * **scaling**: 4 evaluation trials on 2 CPUs map one copy of the weights from Ray's object
   store (object-store usage and per-worker memory), and evaluation throughput with 2
   workers against 1, ``--eval-batch`` architectures per trial (and 1 for contrast); it
@@ -61,6 +62,11 @@ any order: winners 0.974, 0.927 and, ``--top-k 4``, 0.852); it now runs ordered 
 seed searches the same 100 architectures: three runs identical, winner 0.969 at 4.05e5,
 1/5.35 of evolution's compute). ``--search-seed S`` varies the search alone (supernet
 reused): 0.943, 0.951, 0.79 for S = 1, 2, 3; ``--search-eval-batch K`` architectures per trial.
+With distillation (power 1) and the loss (the defaults now), search seeds default, 1, 2, 3:
+30 supernet epochs 0.984, 0.976, 0.973, 0.966 at 3.75e5-4.01e5 (1/5.8-1/5.4); 60 epochs
+0.988, 0.968, 0.973, 0.960 at 6.1e5-6.5e5 (1/3.6-1/3.4); distilled, by accuracy: 0.978 (30),
+0.984 (60); 60 epochs by loss without distillation 0.958. Sample-passes count every path alike;
+by FLOPs (the teacher, the largest subnet, costs ~7x a sampled path) 30 epochs: 1/2.7-1/4.1.
 """
 
 from __future__ import annotations
@@ -270,12 +276,16 @@ def oneshot_search(a: Any, task: Any, space: Any, folder: str) -> Any:
     """``presets.oneshot`` end to end (the three Tune experiments)."""
     from raysearch.tune import presets
 
+    distill = a.distill and a.space == "macro"  # the teacher: the largest macro subnet
+    tags = ("-distill" if distill else "") + ("-loss" if a.search_metric == "loss" else "")
     return presets.oneshot(
         space,
         task,
         supernet_epochs=a.supernet_epochs,
         sampler=a.sampler,
-        sampler_options=_sampler_options(a),
+        sampler_options=_sampler_options(a, distill),
+        distill=distill,
+        search_metric=f"inherited_{a.search_metric}",
         lr=a.lr,
         batch_size=a.batch_size,
         search_samples=a.search_samples,
@@ -287,7 +297,7 @@ def oneshot_search(a: Any, task: Any, space: Any, folder: str) -> Any:
         storage_path=folder,
         name=(
             f"oneshot-s{a.seeds[0]}-e{a.epochs}-se{a.supernet_epochs}-{a.sampler}"
-            f"-n{a.search_samples}-k{a.top_k}-b{a.batch_size}-t{a.n_train}"
+            f"-n{a.search_samples}-k{a.top_k}-b{a.batch_size}-t{a.n_train}{tags}"
         ),
         resume=True,
         seed=a.seeds[0],
@@ -487,7 +497,13 @@ def _parser() -> Any:
         "--distill",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="ranking: in-place distillation from the largest subnet (SuperNetTrainer(distill=))",
+        help="ranking and search: in-place distillation from the largest subnet",
+    )
+    ap.add_argument(
+        "--search-metric",
+        default="loss",
+        choices=["loss", "acc"],
+        help="search: rank and evolve by the inherited validation loss (min) or accuracy (max)",
     )
     ap.add_argument("--lr", type=float, default=3e-3, help="supernet learning rate")
     ap.add_argument("--batch-size", type=int, default=128, help="every training's batch size")

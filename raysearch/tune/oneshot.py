@@ -2,10 +2,12 @@
 
 1. **supernet** (``<name>-supernet``): one trial trains the weight-sharing supernet
    (:class:`raysearch.nas.sampling.SuperNetTrainer`: single-path uniform or the sandwich
-   rule) and checkpoints it every epoch; it is the only writer of the weights.
+   rule; on a macro space by default with in-place distillation from the largest subnet)
+   and checkpoints it every epoch; it is the only writer of the weights.
 2. **search** (``<name>-search``): a searcher (``EvolutionSearch`` by default) proposes
    architectures; each trial extracts its subnet with the inherited weights, recalibrates
-   BatchNorm on a fixed calibration subset and reports ``inherited_acc`` (and
+   BatchNorm on a fixed calibration subset and reports ``inherited_loss`` (validation
+   cross-entropy: the search metric by default), ``inherited_acc`` (and
    ``inherited_acc_raw``, without recalibration). The weights go once into Ray's object
    store (``ray.put`` of numpy arrays); the trials get the ``ObjectRef`` through
    ``tune.with_parameters`` and map the arrays read-only (zero copy); with
@@ -47,7 +49,13 @@ from raysearch.nas.sampling import SuperNetTrainer
 from raysearch.nas.supernet import SuperNet, accuracy, from_arrays, recalibrate_bn
 from raysearch.nas.trainable import NASTask, split_arch
 from raysearch.space import Space
-from raysearch.tune.oneshot_search import fixed_configs, ranked_candidates, search_plan
+from raysearch.tune.oneshot_search import (
+    SEARCH_METRICS,
+    fixed_configs,
+    ranked_candidates,
+    search_mode,
+    search_plan,
+)
 
 __all__ = [
     "oneshot",
@@ -100,6 +108,7 @@ class _SupernetSpec:
     lr: float
     batch_size: int
     seed: int
+    distill: bool = False
 
 
 def _trainer(spec: _SupernetSpec) -> SuperNetTrainer:
@@ -114,6 +123,7 @@ def _trainer(spec: _SupernetSpec) -> SuperNetTrainer:
         batch_size=spec.batch_size,
         epochs=spec.epochs,
         seed=spec.seed,
+        distill=spec.distill,
     )
 
 
@@ -145,16 +155,20 @@ def supernet_phase(
     lr: float = 3e-3,
     batch_size: int = 128,
     seed: int = 0,
+    distill: bool = False,
     resources: Mapping[str, float] | None = None,
     **run_options: Any,
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """Phase 1: trains the supernet in one trial. Returns ``(checkpoint folder, last
-    metrics, state_dict)``; ``run_options`` go to :func:`raysearch.run` (``storage_path``,
+    metrics, state_dict)``; ``distill``: in-place distillation from the largest subnet
+    (``SuperNetTrainer(distill=True)``, a macro space; its ``sample_passes`` count the
+    teacher's path); ``run_options`` go to :func:`raysearch.run` (``storage_path``,
     ``name``, ``resume``, ``verbose``)."""
     from raysearch.tune.run import run
 
+    options = dict(sampler_options or {})
     spec = _SupernetSpec(
-        space, task, int(epochs), sampler, dict(sampler_options or {}), lr, batch_size, seed
+        space, task, int(epochs), sampler, options, lr, batch_size, seed, bool(distill)
     )
     from ray import tune
     from ray.tune.search import BasicVariantGenerator
@@ -189,6 +203,7 @@ class _EvalSpec:
     calib_x: Any
     val_x: Any
     val_y: Any
+    metric: str = "inherited_acc"
 
 
 _ACTOR_CACHE: dict[str, Any] = {}
@@ -236,7 +251,8 @@ def _evaluate_trial(config: dict[str, Any], spec: _EvalSpec) -> dict[str, Any]:
     net = _shared_supernet(spec)
     batch = config.get("batch")
     rows = [evaluate_arch(net, split_arch(one)[0], spec) for one in (batch or [config])]
-    metrics = dict(max(rows, key=lambda row: row["inherited_acc"]))
+    sign = -1.0 if SEARCH_METRICS[spec.metric] == "min" else 1.0
+    metrics = dict(max(rows, key=lambda row: sign * row[spec.metric]))  # the trial's best
     if batch is not None:
         metrics.update(batch_results=rows, forward_samples=sum(r["forward_samples"] for r in rows))
     memory = psutil.Process().memory_full_info()
@@ -265,11 +281,13 @@ def search_phase(
     eval_batch: int = 1,
     seed: int = 0,
     ordered: bool = True,
+    metric: str = "inherited_acc",
     **run_options: Any,
 ) -> tuple[Any, Any]:
     """Phase 2: a Tune experiment of ``samples`` inherited-weight evaluations. The weights
     go once into the object store. Returns ``(RunResult, ObjectRef)``; ``searcher`` default:
-    :class:`raysearch.tune.nas.EvolutionSearch` on ``inherited_acc``. ``eval_batch``: the
+    :class:`raysearch.tune.nas.EvolutionSearch` on ``metric`` (:data:`SEARCH_METRICS`:
+    ``"inherited_acc"``, maximized, or ``"inherited_loss"``, minimized). ``eval_batch``: the
     architectures per trial (:func:`raysearch.tune.oneshot_search.batched_searcher`;
     Tune's per-trial cost shared). ``ordered``: the same ``seed`` and ``max_concurrent``
     (default 4) give the same search, however the trials' timings fall
@@ -294,19 +312,19 @@ def search_phase(
         np.asarray(x[: int(calib_size)], np.float32),
         np.asarray(val_x, np.float32),
         np.asarray(val_y, np.int64),
+        metric,
     )
+    mode = search_mode(metric)
     if searcher is None:
-        searcher = EvolutionSearch(
-            space, metric="inherited_acc", mode="max", seed=seed, population_size=20
-        )
+        searcher = EvolutionSearch(space, metric=metric, mode=mode, seed=seed, population_size=20)
     searcher, trials, concurrency = search_plan(
-        searcher, samples, eval_batch, max_concurrent, ordered
+        searcher, samples, eval_batch, max_concurrent, ordered, metric=metric
     )
     result = run(
         tune.with_parameters(_evaluate_trial, spec=spec),
         None,
-        metric="inherited_acc",
-        mode="max",
+        metric=metric,
+        mode=mode,
         searcher=searcher,
         num_samples=trials,
         max_concurrent=concurrency,
@@ -398,6 +416,19 @@ def _compute(
     return compute
 
 
+def _supernet_options(
+    space: Space, sampler: str, options: Mapping[str, Any] | None, distill: bool | None
+) -> dict[str, Any]:
+    """``distill`` (None: on for a macro space, whose largest subnet is the teacher) and the
+    sampler's options: ``options``, else with distillation depth power 1 for the
+    depth-weighted samplers (the teacher trains the deep blocks every step; bench oneshot
+    measured power 1 with it)."""
+    distill = space.to_dict().get("kind") == "macro" if distill is None else bool(distill)
+    if options is None and distill and sampler in ("auto", "depth_weighted"):
+        options = {"power": 1.0}
+    return {"distill": distill, "sampler_options": options}
+
+
 def oneshot(
     space: Space,
     task: NASTask,
@@ -416,6 +447,8 @@ def oneshot(
     eval_batch: int = 1,
     ordered: bool = True,
     search_seed: int | None = None,
+    distill: bool | None = None,
+    search_metric: str = "inherited_loss",
     storage_path: str | None = None,
     name: str = "oneshot",
     resume: bool = False,
@@ -428,9 +461,13 @@ def oneshot(
     ``space``: a macro or cell space; ``task``: data and training settings
     (:func:`raysearch.nas.datasets.mnist1d_task`). Supernet: ``supernet_epochs``, ``sampler``
     (:data:`raysearch.nas.sampling.SAMPLERS`), ``sampler_options``, ``lr``, ``batch_size``,
-    ``supernet_resources`` (one CPU). Search: ``search_samples`` evaluations by ``searcher``
-    (default ``EvolutionSearch``), BN recalibrated on the first ``calib_size`` training rows,
-    ``max_concurrent`` trials at a time, ``eval_batch`` architectures per trial, ``ordered``
+    ``supernet_resources`` (one CPU), ``distill`` (in-place distillation from the largest
+    subnet; default None: on for a macro space; depth power 1 unless ``sampler_options``
+    say otherwise). Search: ``search_samples`` evaluations by ``searcher`` (default
+    ``EvolutionSearch``) on ``search_metric`` (``"inherited_loss"``, the default, minimized:
+    it also orders the top ``top_k``; or ``"inherited_acc"``, maximized), BN recalibrated
+    on the first ``calib_size`` training rows, ``max_concurrent`` trials at a time,
+    ``eval_batch`` architectures per trial, ``ordered``
     (reproducible: the same seed and ``max_concurrent``, default 4, give the same search),
     ``search_seed`` (default: drawn from ``seed``; given, the search and retrain
     experiments are named ``<name>-search-s<search_seed>``, the supernet reused). Retrain: the
@@ -441,29 +478,23 @@ def oneshot(
     tag = "" if search_seed is None else f"-s{int(search_seed)}"
     seeds[1] = seeds[1] if search_seed is None else int(search_seed)
     common: dict[str, Any] = {"storage_path": storage_path, "resume": resume, "verbose": verbose}
+    search_mode(search_metric)  # an unknown metric fails before the supernet trains
+    net: dict[str, Any] = {"sampler": sampler, "lr": lr, "batch_size": batch_size}
+    net.update(_supernet_options(space, sampler, sampler_options, distill))
+    net.update(seed=seeds[0], resources=supernet_resources)
     start = time.perf_counter()
     path, supernet_metrics, weights = supernet_phase(
-        space,
-        task,
-        epochs=supernet_epochs,
-        sampler=sampler,
-        sampler_options=sampler_options,
-        lr=lr,
-        batch_size=batch_size,
-        seed=seeds[0],
-        resources=supernet_resources,
-        name=f"{name}-supernet",
-        **common,
+        space, task, epochs=supernet_epochs, name=f"{name}-supernet", **net, **common
     )
     t_supernet = time.perf_counter() - start
     options: dict[str, Any] = {"calib_size": calib_size, "searcher": searcher}
-    options.update(max_concurrent=max_concurrent)
+    options.update(max_concurrent=max_concurrent, metric=search_metric)
     options.update(eval_batch=eval_batch, ordered=ordered, name=f"{name}-search{tag}")
     search, _ = search_phase(
         space, task, weights, samples=search_samples, seed=seeds[1], **options, **common
     )
     t_search = time.perf_counter() - start - t_supernet
-    candidates, best = ranked_candidates(search, top_k)
+    candidates, best = ranked_candidates(search, top_k, search_metric)
     epochs = int(task.max_epochs if retrain_epochs is None else retrain_epochs)
     retrain, winner, winner_metrics = retrain_phase(
         task,

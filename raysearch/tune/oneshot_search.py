@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +21,8 @@ from raysearch.nas.trainable import split_arch
 
 __all__ = [
     "ORDERED_CONCURRENCY",
+    "SEARCH_METRICS",
+    "search_mode",
     "search_plan",
     "batched_searcher",
     "fixed_configs",
@@ -32,15 +35,37 @@ logger = logging.getLogger(__name__)
 #: not the cluster's size, so that the same seed searches the same way on any machine.
 ORDERED_CONCURRENCY = 4
 
+#: The search phase's metrics and their modes: the inherited-weight accuracy (BN
+#: recalibrated) or validation cross-entropy (a finer score: it ranks better, bench oneshot).
+SEARCH_METRICS = {"inherited_acc": "max", "inherited_loss": "min"}
+
+
+def search_mode(metric: str) -> str:
+    """The mode of a search metric (:data:`SEARCH_METRICS`).
+
+    Raises:
+        ValueError: another metric.
+    """
+    if metric not in SEARCH_METRICS:
+        raise ValueError(f"search metric must be one of {sorted(SEARCH_METRICS)}, got {metric!r}")
+    return SEARCH_METRICS[metric]
+
 
 def search_plan(
-    searcher: Any, samples: int, eval_batch: int, max_concurrent: int | None, ordered: bool
+    searcher: Any,
+    samples: int,
+    eval_batch: int,
+    max_concurrent: int | None,
+    ordered: bool,
+    *,
+    metric: str = "inherited_acc",
 ) -> tuple[Any, int, int | None]:
     """``(Tune searcher, trials, max_concurrent)`` for :func:`raysearch.run` in the search
     phase: ``eval_batch > 1`` batches the suggestions (:func:`batched_searcher`,
     ordered inside); ``ordered`` (reproducible asynchronous search,
     :class:`raysearch.tune.searcher.TuneSearcher`) needs a raysearch searcher and runs
-    ``max_concurrent`` (default :data:`ORDERED_CONCURRENCY`) trials at a time."""
+    ``max_concurrent`` (default :data:`ORDERED_CONCURRENCY`) trials at a time; ``metric``:
+    the search metric (:data:`SEARCH_METRICS`)."""
     from ray.tune.search import ConcurrencyLimiter
 
     from raysearch.core.searcher import Searcher as CoreSearcher
@@ -57,7 +82,11 @@ def search_plan(
     trials, size = int(samples), int(eval_batch)
     if size > 1:  # Tune limits a Ray searcher's trials only when told to
         batched = batched_searcher(
-            searcher, size, trials, ordered_concurrency=concurrency if ordered else None
+            searcher,
+            size,
+            trials,
+            ordered_concurrency=concurrency if ordered else None,
+            metric=metric,
         )
         return ConcurrencyLimiter(batched, concurrency or 1024), -(-trials // size), concurrency
     if ordered:
@@ -68,7 +97,12 @@ def search_plan(
 
 
 def batched_searcher(
-    inner: Any, size: int, samples: int, *, ordered_concurrency: int | None = None
+    inner: Any,
+    size: int,
+    samples: int,
+    *,
+    ordered_concurrency: int | None = None,
+    metric: str = "inherited_acc",
 ) -> Any:
     """Trials of up to ``size`` of ``inner``'s suggestions (told back as ``<id>-b<i>``): an
     evaluation takes ~0.1 s, Tune ~0.15-0.3 s of driver time per trial.
@@ -77,17 +111,20 @@ def batched_searcher(
     or a Ray searcher. ``ordered_concurrency=c``: the inner TuneSearcher runs ordered with
     ``c * size`` architectures in flight (``c`` trials), so its sequence of suggestions
     depends only on its seed and ``c``; a batch then waits whole for the batch ``c`` before
-    it (results come back a batch at a time)."""
+    it (results come back a batch at a time). ``metric``: the search metric
+    (:data:`SEARCH_METRICS`)."""
     from ray.tune.search import Searcher as RaySearcher
 
     from raysearch.core.searcher import Searcher as CoreSearcher
     from raysearch.tune.searcher import TuneSearcher
 
+    mode = search_mode(metric)
+
     class BatchedSearcher(RaySearcher):
         def __init__(self) -> None:
-            super().__init__(metric="inherited_acc", mode="max")
+            super().__init__(metric=metric, mode=mode)
             core = isinstance(inner, CoreSearcher)
-            self.inner = TuneSearcher(inner, "inherited_acc", "max") if core else inner
+            self.inner = TuneSearcher(inner, metric, mode) if core else inner
             self.size, self.left, self.live = int(size), int(samples), dict[str, int]()
             if ordered_concurrency is not None:
                 if not isinstance(self.inner, TuneSearcher):
@@ -175,18 +212,23 @@ def _row(config: Mapping[str, Any], metrics: Mapping[str, Any]) -> dict[str, Any
     return {
         "arch": arch,
         "inherited_acc": float(metrics["inherited_acc"]),
+        "inherited_loss": float(metrics.get("inherited_loss", math.nan)),
         "inherited_acc_raw": float(metrics["inherited_acc_raw"]),
         "params": float(metrics["params"]),
     }
 
 
-def ranked_candidates(search: Any, k: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def ranked_candidates(
+    search: Any, k: int, metric: str = "inherited_acc"
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``(rows, top k)`` of a search phase's RunResult: one row per distinct network (its
-    first evaluation), best inherited accuracy first (ties: raw accuracy, then the network
-    key, so the order does not depend on when trials finished)."""
+    first evaluation), best ``metric`` first (:data:`SEARCH_METRICS`: the highest inherited
+    accuracy or the lowest inherited loss; ties: raw accuracy, then the network key, so the
+    order does not depend on when trials finished)."""
+    sign = 1.0 if search_mode(metric) == "min" else -1.0
     pairs: list[Any] = []
     for r in search.results:
-        if not r.metrics or "inherited_acc" not in r.metrics:
+        if not r.metrics or metric not in r.metrics:
             continue
         batch = r.config.get("batch")  # eval_batch > 1: one row per architecture
         pairs += list(zip(batch, r.metrics["batch_results"])) if batch else [(r.config, r.metrics)]
@@ -200,7 +242,7 @@ def ranked_candidates(search: Any, k: int) -> tuple[list[dict[str, Any]], list[d
             rows.append(row)
     rows.sort(
         key=lambda row: (
-            -row["inherited_acc"],
+            sign * row[metric],
             -row["inherited_acc_raw"],
             network_key(row["arch"]),
         )

@@ -21,25 +21,26 @@ SPACE = macro_chain(max_blocks=2, widths=(4, 8), kernels=(3, 5), expansions=(1, 
 
 def _run(tmp_path, **options):
     task = mnist1d_task(max_epochs=2, n_train=256, n_val=128, batch_size=64)
+    sizes = {"search_samples": 6, "top_k": 2, "retrain_epochs": 2}
     return task, presets.oneshot(
         SPACE,
         task,
         supernet_epochs=2,
         batch_size=64,
-        search_samples=6,
         calib_size=128,
-        top_k=2,
-        retrain_epochs=2,
         max_concurrent=2,
         storage_path=str(tmp_path),
         name="os",
         seed=0,
-        **options,
+        **{**sizes, **options},
     )
 
 
+LEGACY = {"distill": False, "search_metric": "inherited_acc"}  # before #18's distillation
+
+
 def test_three_phases_and_resume(ray_local, tmp_path) -> None:
-    task, out = _run(tmp_path)
+    task, out = _run(tmp_path, **LEGACY)
     assert out.supernet_metrics["epoch"] == 2 and out.supernet_metrics["sample_passes"] == 512
     # the search evaluated distinct subnets with inherited weights, in reused actors that
     # all mapped the same single copy of the weights
@@ -59,10 +60,26 @@ def test_three_phases_and_resume(ray_local, tmp_path) -> None:
     assert out.winner_metrics["flops"] == expected["flops"]
     assert out.compute["supernet"] == 512 and out.compute["retrain"] >= 2 * 256
     # a second call with resume=True reads every finished phase back: same outcome
-    _, again = _run(tmp_path, resume=True)
+    _, again = _run(tmp_path, resume=True, **LEGACY)
     assert len(again.search.results) == 6 and len(again.retrain.results) == 2
     assert again.candidates == out.candidates and again.winner == out.winner
     assert again.supernet_metrics["sample_passes"] == 512
+
+
+def test_distilled_supernet_and_loss_search(ray_local, tmp_path) -> None:
+    """The defaults on a macro space: distillation reaches the supernet trainer (one teacher
+    path more per step, counted in the compute) and the inherited loss drives the search
+    and the top k."""
+    task = mnist1d_task(max_epochs=1, n_train=256, n_val=128, batch_size=64)
+    with pytest.raises(ValueError, match="search metric"):  # before any training
+        presets.oneshot(SPACE, task, search_metric="val_acc", storage_path=str(tmp_path))
+    _, out = _run(tmp_path, search_samples=4, retrain_epochs=1)  # the defaults: distill, loss
+    # 2 epochs of 256 rows, each batch through the sampled path and the teacher
+    assert out.supernet_metrics["sample_passes"] == 2 * 512 == out.compute["supernet"]
+    losses = [row["inherited_loss"] for row in out.candidates]
+    assert losses == sorted(losses) and all(loss > 0 for loss in losses)
+    assert out.top_k == out.candidates[:2] and out.winner in [row["arch"] for row in out.top_k]
+    assert all(r.metrics["inherited_loss"] > 0 for r in out.search.results)
 
 
 @pytest.mark.slow

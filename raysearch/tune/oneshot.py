@@ -300,7 +300,7 @@ def search_phase(
     from raysearch.tune.resources import init_ray
     from raysearch.tune.run import run
 
-    init_ray(run_options.get("ray_address"), quiet=run_options.get("verbose", 1) < 2)
+    init_ray(run_options.get("ray_address"), verbose=run_options.get("verbose", 1))
     ref = ray.put({k: v.detach().cpu().numpy() for k, v in weights.items()})
     x, _ = task.train_data
     val_x, val_y = task.val_data

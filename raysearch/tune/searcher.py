@@ -51,7 +51,7 @@ from ray.tune.result import DEFAULT_METRIC
 from ray.tune.search import Searcher as _RaySearcher
 
 from raysearch.core.searcher import Searcher as CoreSearcher
-from raysearch.core.state import atomic_write_json, read_json
+from raysearch.core.state import atomic_write_json, read_json, to_jsonable
 from raysearch.core.types import Finished, TrialStatus
 from raysearch.core.values import finite_float
 from raysearch.space import Space, SpaceError
@@ -421,24 +421,12 @@ class TuneSearcher(_RaySearcher):
 
 
 def _plain(result: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A result's JSON-able entries (held in the saved state; lists and dicts kept when
-    they serialize, e.g. a batch's rows)."""
+    """A held result as JSON (it is part of the saved state): the config left out, the
+    rest through :func:`raysearch.core.state.to_jsonable` (NaN becomes ``"nan"``, which
+    reads back as no value, as NaN does)."""
     if result is None:
         return None
-    import json
-
-    plain: dict[str, Any] = {}
-    for key, value in result.items():
-        if isinstance(value, bool | int | float | str | type(None)):
-            plain[str(key)] = value
-        elif getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
-            plain[str(key)] = value.item()  # a numpy scalar
-        elif isinstance(value, list | dict) and not str(key).startswith("config"):
-            try:
-                plain[str(key)] = json.loads(json.dumps(value))
-            except (TypeError, ValueError):
-                continue
-    return plain
+    return {str(k): to_jsonable(v) for k, v in result.items() if not str(k).startswith("config")}
 
 
 def _config_from_result(result: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -402,6 +402,21 @@ class TablePrep:
         each column is read, converted and looked up once, with the lookups compiled at the
         first call. ``report``: also warn once per column about values training did not see
         (see :meth:`report_unseen`); ``fold_ids``, ``y``: see :meth:`transform_numeric`."""
+        result, lines = self._views(frame, views, report=report, fold_ids=fold_ids, y=y)
+        for line in lines:
+            logger.warning("%s", line)
+        return result
+
+    def _views(
+        self,
+        frame: pd.DataFrame,
+        views: tuple[str, ...],
+        *,
+        report: bool,
+        fold_ids: np.ndarray | None = None,
+        y: np.ndarray | None = None,
+    ) -> tuple[dict[str, pd.DataFrame], list[str]]:
+        """:meth:`transform`'s views and, with ``report``, its lines about unseen values."""
         raw, frame = frame, self._checked(frame)
         plan = self._compiled()
         native: dict[str, Any] = {}
@@ -441,14 +456,11 @@ class TablePrep:
                     native[info.name] = native_categories(info, codes, text)
                 if "numeric" in views:
                     numeric.update(self._numeric_categories(info, codes, text, plan))
-        if report:
-            for line in lines:
-                logger.warning("%s", line)
         out = {"native": native, "numeric": numeric}
         result = {v: pd.DataFrame(out[v], index=frame.index) for v in views}
         if fold_ids is not None and y is not None and "numeric" in result:
             self._encode_out_of_fold(result["numeric"], raw, fold_ids, y)
-        return result
+        return result, lines
 
     def _numeric_categories(
         self,
@@ -480,19 +492,8 @@ class TablePrep:
         did not see: categories (treated as missing; for high-cardinality columns as a rare
         value) and, for date columns, values that do not parse as dates (treated as missing).
         Numeric columns, small integers included, keep their values and are never reported.
-        Returns the warnings."""
-        frame = self._checked(frame)
-        lines = []
-        for info in self.columns_:
-            col = frame[info.name]
-            if info.kind == "datetime":
-                bad = col[_to_datetime(col).isna() & col.notna()]
-                lines += unseen_line(info, col, bad, "could not be parsed as dates")
-            elif info.kind in ("categorical", "high_cardinality"):
-                text = _as_string(col)
-                known = set(info.levels if info.kind == "categorical" else info.target_means)
-                bad = col[text.notna() & ~text.isin(known)]
-                lines += unseen_line(info, col, bad, "not seen in training")
+        Returns the warnings (the same lines :meth:`transform` logs with ``report=True``)."""
+        _, lines = self._views(frame, (), report=True)
         for line in lines:
             logger.warning("%s", line)
         return lines

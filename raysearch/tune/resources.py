@@ -48,22 +48,19 @@ def init_ray(
     num_cpus: int | None = None,
     num_gpus: int | None = None,
     verbose: int = 2,
-    quiet: bool | None = None,
 ) -> None:
     """Connects to ``address`` or ``RAY_ADDRESS`` if set, else starts a local Ray instance.
 
     Does nothing if Ray is already initialized in this process. ``verbose`` is the caller's
     verbosity (0 quiet, 1 progress, 2 also Ray's and Tune's own messages, i.e. ``-v``):
     below 2, Ray's start-up lines (the token-authentication notice, "Started a local Ray
-    instance") stay off the console. ``quiet=True`` (the older spelling) is ``verbose < 2``
-    and wins when given.
+    instance") stay off the console.
     """
     import ray
 
     if ray.is_initialized():
         return
-    if quiet is None:
-        quiet = verbose < 2
+    quiet = verbose < 2
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     address = address or os.environ.get("RAY_ADDRESS")
     level = {"logging_level": logging.WARNING} if quiet else {}

@@ -22,7 +22,7 @@ import sys, time
 import ray
 from raysearch.tune.resources import init_ray
 
-init_ray(num_cpus=1, quiet=True)
+init_ray(num_cpus=1, verbose=0)
 print(ray.get_runtime_context().get_node_id(), flush=True)
 time.sleep(600)
 """

@@ -12,7 +12,9 @@
 3. **supernet**: training samples/s of :func:`raysearch.nas.supernet.SuperNet` on its
    largest subnet against plain PyTorch on the same architecture built stand-alone, and
    subnet evaluation throughput (random subnets of the supernet, eval mode);
-4. **xgboost**: ``device="cuda"`` against the CPU on the same synthetic table.
+4. **supernet_ddp**: one-shot NAS's supernet trial as a Ray Train trial with one worker per
+   GPU (:func:`raysearch.tune.oneshot_ddp.supernet_phase_ddp`): samples/s and the loss;
+5. **xgboost**: ``device="cuda"`` against the CPU on the same synthetic table.
 
 ``--dry-run`` runs every part at toy sizes on the CPU (no GPU needed, under a minute on
 an idle 2-core machine), so the command cannot rot: CI runs it
@@ -35,7 +37,15 @@ import numpy as np
 from raysearch.bench.common import add_json_option, bench_parser, init_local_ray
 from raysearch.bench.report import format_table, write_json
 
-__all__ = ["main", "packing_rows", "ddp_rows", "supernet_rows", "xgboost_rows", "mlp_model"]
+__all__ = [
+    "main",
+    "packing_rows",
+    "ddp_rows",
+    "supernet_rows",
+    "supernet_ddp_rows",
+    "xgboost_rows",
+    "mlp_model",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -215,6 +225,50 @@ def supernet_rows(*, dry: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def supernet_ddp_rows(*, dry: bool) -> list[dict[str, Any]]:
+    """One-shot phase 1 as a Ray Train trial (:func:`raysearch.tune.oneshot_ddp.
+    supernet_phase_ddp`): one worker per GPU (NCCL; dry: 2 CPU workers, gloo), supernet
+    training samples/s (sample passes over the epochs' wall time) and the last loss."""
+    import torch
+
+    from raysearch.nas import macro_chain
+    from raysearch.nas.trainable import NASTask
+    from raysearch.tune.oneshot_ddp import supernet_phase_ddp
+
+    gpus = 0 if dry else torch.cuda.device_count()
+    workers = 2 if dry else max(1, gpus)
+    n, epochs = (512, 1) if dry else (100_000, 2)
+    space = macro_chain(max_blocks=3 if dry else 6, widths=(8, 16) if dry else (32, 64, 128))
+    x, y = _table(n, 40)
+    task = NASTask((x, y), (x[:64], y[:64]), (40,), num_classes=10)
+    with tempfile.TemporaryDirectory(prefix="raysearch-bench-") as folder:
+        t0 = time.perf_counter()
+        _, metrics, _ = supernet_phase_ddp(
+            space,
+            task,
+            epochs=epochs,
+            num_workers=workers,
+            use_gpu=gpus > 0,
+            resources_per_worker={"CPU": 1, "GPU": 1} if gpus else {"CPU": 0.5},
+            batch_size=64 if dry else 1024,
+            distill=True,
+            storage_path=folder,
+            name="supernet-ddp",
+            verbose=0,
+        )
+        wall = time.perf_counter() - t0
+    return [
+        {
+            "workers": workers,
+            "backend": "nccl" if gpus else "gloo",
+            "epochs": int(metrics["epoch"]),
+            "train_loss": float(metrics["train_loss"]),
+            "samples_per_s": float(metrics["sample_passes"]) / max(wall, 1e-9),
+            "wall_s": wall,
+        }
+    ]
+
+
 def xgboost_rows(*, dry: bool) -> list[dict[str, Any]]:
     """XGBoost ``hist`` on the CPU and (with a GPU) ``device="cuda"``, same table."""
     import torch
@@ -249,9 +303,10 @@ PARTS: dict[str, Callable[..., list[dict[str, Any]]]] = {
     "packing": packing_rows,
     "ddp": ddp_rows,
     "supernet": supernet_rows,
+    "supernet_ddp": supernet_ddp_rows,
     "xgboost": xgboost_rows,
 }
-_NEEDS_RAY = ("packing", "ddp")
+_NEEDS_RAY = ("packing", "ddp", "supernet_ddp")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,8 @@ through ``TuneReportCallback``.
 
 Checkpoints: rank 0 writes the loop's full state (model, optimizer, epoch, random states)
 as a Ray Train checkpoint every epoch; the Train run is named after the Tune trial
-(``ddp-<trial id>``), so when Tune restarts a paused or failed trial, the new driver's
+(``ddp-<trial id>``) and kept in the trial's folder of the experiment's storage
+(:func:`train_run_storage`), so when Tune restarts a paused or failed trial, the new driver's
 ``TorchTrainer`` finds the run's latest checkpoint and the workers continue from it
 (Train V2 gives the Tune trial no checkpoint of its own; the Train run directory is the
 checkpoint).
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ddp_trainable", "DDPSpec"]
+__all__ = ["ddp_trainable", "DDPSpec", "train_run_storage"]
 
 
 @dataclass
@@ -89,6 +90,23 @@ def _ddp_worker(loop_config: dict[str, Any]) -> None:
         loop.close()
 
 
+def train_run_storage(storage_path: str | None = None) -> dict[str, Any]:
+    """``RunConfig`` storage arguments for a Ray Train run started inside a Tune trial:
+    ``storage_path`` when given, else the trial's own folder in the experiment's storage
+    (``<storage_path>/<experiment>/<trial>/train``, on the experiment's filesystem). Not the
+    trial's local working folder: that one lives in Ray's session folder, which a restarted
+    Ray does not reuse, so a resumed experiment would not find the run's checkpoints."""
+    if storage_path:
+        return {"storage_path": storage_path}
+    from ray import tune
+
+    storage = tune.get_context().get_storage()
+    return {
+        "storage_path": os.path.join(storage.trial_fs_path, "train"),
+        "storage_filesystem": storage.storage_filesystem,
+    }
+
+
 def _ddp_driver(config: dict[str, Any], spec: DDPSpec) -> None:
     """The Tune trial (use ray.tune.* here): one TorchTrainer run, named after the trial."""
     from ray import train, tune
@@ -96,7 +114,6 @@ def _ddp_driver(config: dict[str, Any], spec: DDPSpec) -> None:
     from ray.tune.integration.ray_train import TuneReportCallback
 
     context = tune.get_context()
-    storage = spec.storage_path or os.path.join(context.get_trial_dir(), "train")
     trainer = TorchTrainer(
         _ddp_worker,
         train_loop_config={"config": dict(config), "spec": spec},
@@ -107,7 +124,7 @@ def _ddp_driver(config: dict[str, Any], spec: DDPSpec) -> None:
         ),
         run_config=train.RunConfig(
             name=f"ddp-{context.get_trial_id()}",
-            storage_path=storage,
+            **train_run_storage(spec.storage_path),
             checkpoint_config=train.CheckpointConfig(num_to_keep=2),
             callbacks=[TuneReportCallback()],
         ),

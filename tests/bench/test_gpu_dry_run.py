@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-PARTS = ("packing", "ddp", "supernet", "xgboost")
+PARTS = ("packing", "ddp", "supernet", "supernet_ddp", "xgboost")
 
 
 def _run(tmp_path: Path, *args: str, timeout: float) -> dict:
@@ -39,6 +39,8 @@ def test_dry_run_measures_every_part_on_the_cpu(tmp_path: Path) -> None:
     ddp = result["ddp"][0]
     assert ddp["workers"] == 2 and ddp["epochs"] == 1 and ddp["trial_error"] == ""
     assert all(r["samples_per_s"] > 0 for r in result["supernet"])
+    supernet_ddp = result["supernet_ddp"][0]
+    assert supernet_ddp["workers"] == 2 and supernet_ddp["epochs"] == 1
     assert result["xgboost"][0]["train_acc"] > 0.2
 
 

@@ -21,6 +21,7 @@ dividing by ``sqrt(h)`` and multiplied back by it (errors of a random walk grow 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ __all__ = [
     "smape",
     "residual_quantiles",
     "MIN_PER_STEP",
+    "BudgetSpent",
 ]
 
 #: residuals per step needed for per-step interval quantiles (fewer: pooled over steps)
@@ -61,6 +63,10 @@ def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
     denom = np.abs(actual) + np.abs(forecast)
     ratio = np.where(denom > 0, 2.0 * np.abs(actual - forecast) / np.where(denom > 0, denom, 1), 0)
     return float(100.0 * np.nanmean(ratio))
+
+
+class BudgetSpent(Exception):
+    """A backtest stopped at its ``stop_at`` time (its model is left out)."""
 
 
 @dataclass
@@ -114,15 +120,35 @@ def run_backtest(
     m: int,
     deadline: float | None = None,
     stride: int | None = None,
+    stop_at: float | None = None,
+    chunk: int | None = None,
 ) -> Backtest:
     """Backtests the models ``make()`` builds over ``n_windows`` expanding windows whose
-    cutoffs lie ``stride`` steps apart (default ``horizon``: windows that do not overlap)."""
+    cutoffs lie ``stride`` steps apart (default ``horizon``: windows that do not overlap).
+
+    ``deadline`` is passed to the models' ``fit``. ``stop_at``: raises :class:`BudgetSpent`
+    once that time has passed or the time spent so far says the backtest would end after
+    it; checked between windows and, for a model of one series at a time (``chunk`` set),
+    between chunks of that many series (each fitted and forecast on its own)."""
+    k = len(panel.ids)
+    size = min(chunk or k, k)
+    total = n_windows * -(-k // size)  # fits in all
+    done, tick = 0, time.time()
     preds, actuals, scales = [], [], []
     for w in range(n_windows, 0, -1):  # oldest window first
         back = horizon + (w - 1) * (stride or horizon)
         history = panel.truncate(back)
-        model = make().fit(history, deadline)
-        preds.append(model.forecast(history))
+        parts = []
+        for lo in range(0, k, size):
+            if stop_at is not None and time.time() > stop_at:
+                raise BudgetSpent("the backtest ran past its stop time")
+            part = history if size >= k else history.subset(range(lo, min(lo + size, k)))
+            parts.append(make().fit(part, deadline).forecast(part))
+            done, last, tick = done + 1, time.time() - tick, time.time()
+            # the latest part's time (the first may carry one-off costs, such as caches)
+            if stop_at is not None and done > 1 and tick + last * (total - done) > stop_at:
+                raise BudgetSpent("the backtest would end after its stop time")
+        preds.append(np.concatenate(parts, axis=0))
         actuals.append(
             np.array([v[len(v) - back : len(v) - back + horizon] for v in panel.values])
         )

@@ -11,6 +11,7 @@ pandas offset for datetimes, a number for numeric time columns).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +83,16 @@ class Panel:
             self.ids,
             [v[:-steps_back].copy() for v in self.values],
             [t[:-steps_back] for t in self.times],
+            self.freq,
+        )
+
+    def subset(self, rows: Iterable[int]) -> Panel:
+        """The series at positions ``rows`` (shared, not copied)."""
+        rows = list(rows)
+        return Panel(
+            [self.ids[i] for i in rows],
+            [self.values[i] for i in rows],
+            [self.times[i] for i in rows],
             self.freq,
         )
 

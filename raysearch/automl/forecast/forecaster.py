@@ -5,17 +5,20 @@ How ``fit`` spends ``time_budget_s``:
 1. reads the table into a :class:`~raysearch.automl.forecast.data.Panel` (one or many
    series), infers the frequency and the season length;
 2. backtests seasonal naive, Theta, seasonal drift and Holt-Winters (:mod:`.stats`),
-   automatic ETS, automatic (seasonal) AR and M4's comb (:mod:`.local`) and a few
-   direct linear autoregressions (:class:`.model.LinearDirect`), then searches configurations
-   of one global LightGBM model
+   automatic ETS, automatic (seasonal) AR, seasonal ARIMA and M4's comb (:mod:`.local`)
+   and a few direct linear autoregressions (:class:`.model.LinearDirect`): seasonal naive
+   always, then ETS, then the cheapest first, each left out when its backtest would end
+   after :data:`STATS_SHARE` of the budget (checked between windows and chunks of series);
+   then searches configurations of one global LightGBM model
    (:mod:`.search`: features, target transform, boosting) until the search deadline; every
    trial is a time-ordered backtest over ``n_windows`` expanding windows of ``H`` steps;
 3. selects in two stages by backtest MASE (:mod:`.combine`): greedy ensemble selection
    (Caruana) over the statistical models, per series and shrunk toward the panel's
    weights; then the best learned model (linear or LightGBM) blended in only as far as its
    backtest edge exceeds the optimism of picking the best of many trials;
-4. refits the chosen models on every value and keeps the backtest residual quantiles of the
-   ensemble for the prediction intervals (:func:`.backtest.residual_quantiles`).
+4. refits the chosen models on every value, keeps their forecasts after the training data
+   (``predict()`` without new data costs nothing) and the backtest residual quantiles of
+   the ensemble for the prediction intervals (:func:`.backtest.residual_quantiles`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from raysearch.automl.features import DataError
 from raysearch.automl.files import load_table
 from raysearch.automl.forecast.backtest import (
     Backtest,
+    BudgetSpent,
     mase_scale,
     residual_quantiles,
     run_backtest,
@@ -42,6 +46,7 @@ from raysearch.automl.forecast.backtest import (
 )
 from raysearch.automl.forecast.combine import blend_series, series_weights, shrink_to_simple
 from raysearch.automl.forecast.data import Panel, future_times, read_panel, season_length
+from raysearch.automl.forecast.ets import CHUNK
 from raysearch.automl.forecast.local import Local
 from raysearch.automl.forecast.model import (
     LINEAR_CONFIGS,
@@ -52,9 +57,33 @@ from raysearch.automl.forecast.model import (
 from raysearch.automl.forecast.search import Candidate, local_search, ray_search
 from raysearch.automl.forecast.stats import HoltWinters, SeasonalDrift, Theta
 
-__all__ = ["Forecaster", "forecaster_for"]
+__all__ = ["Forecaster", "forecaster_for", "STATS_SHARE", "STATS_ORDER"]
+
+#: the share of ``time_budget_s`` the statistical models' backtests may take at most
+STATS_SHARE = 0.5
+#: the order of the statistical models' candidates (the selection's tie order)
+STATS_ORDER = (
+    "seasonal_naive",
+    "theta",
+    "seasonal_drift",
+    "holt_winters",
+    "auto_ets",
+    "auto_ar",
+    "comb",
+    "auto_arima",
+    *(f"linear_{i}" for i in range(len(LINEAR_CONFIGS))),
+)
 
 logger = logging.getLogger("raysearch.automl")
+
+
+def _chunk(name: str) -> int | None:
+    """Series a backtest runs at once between its time checks: ETS filters :data:`CHUNK`
+    together, the other local models take two at a time (ARIMA: ~0.1 s a series); the
+    linear autoregressions are fitted across series (None: all)."""
+    if name.startswith("linear"):
+        return None
+    return CHUNK if name == "auto_ets" else 2
 
 
 class Forecaster:
@@ -150,27 +179,8 @@ class Forecaster:
         m = self.season_length or season_length(panel.freq)
         windows = self._windows(panel, m)
         self.panel_, self.m_, self.n_windows_ = panel, m, windows
-        baselines: list[Candidate] = []
-        backtests: dict[str, Backtest] = {}
-        locals_: list[Any] = [
-            SeasonalNaive(self.horizon, m),
-            Theta(self.horizon, m),
-            SeasonalDrift(self.horizon, m),
-            HoltWinters(self.horizon, m),
-            *(Local(name, self.horizon, m) for name in ("auto_ets", "auto_ar", "comb")),
-            *(LinearDirect(c, self.horizon, m) for c in LINEAR_CONFIGS),
-        ]
-        for model in locals_:
-            tick = time.time()
-            make = lambda: model  # noqa: B023, E731
-            bt = run_backtest(panel, make, self.horizon, windows, m, stride=self.stride_)
-            name = model.config["model"]
-            name += f"_{len(baselines)}" if name == "linear" else ""
-            baselines.append(
-                Candidate(name, model.config, bt.mase(), bt.preds, time.time() - tick)
-            )
-            backtests[name] = bt
-        naive = backtests["seasonal_naive"]
+        stop_at = start + STATS_SHARE * self.time_budget_s
+        baselines, naive = self._backtest_stats(panel, windows, m, stop_at)
         self.threads_ = 1  # more threads than free cores slow boosting down many times
         # kept back for the ensemble and the final refits (and Tune's stop on Ray)
         reserve = max(1.0, 0.15 * self.time_budget_s) + (2.5 if self._uses_ray() else 0.0)
@@ -214,6 +224,50 @@ class Forecaster:
                 self.fit_time_s_,
             )
         return self
+
+    def _backtest_stats(
+        self, panel: Panel, windows: int, m: int, stop_at: float
+    ) -> tuple[list[Candidate], Backtest]:
+        """Backtests the statistical models and the linear autoregressions: seasonal naive
+        (always), ETS, then the cheapest first, each left out when it would end after
+        ``stop_at`` (the rest of the budget is the search's). The candidates come back in
+        :data:`STATS_ORDER` order, with seasonal naive's backtest."""
+        h = self.horizon
+        models: list[tuple[str, Any]] = [
+            ("seasonal_naive", SeasonalNaive(h, m)),
+            ("auto_ets", Local("auto_ets", h, m)),
+            ("holt_winters", HoltWinters(h, m)),
+            ("seasonal_drift", SeasonalDrift(h, m)),
+            ("theta", Theta(h, m)),
+            ("auto_ar", Local("auto_ar", h, m)),
+            ("comb", Local("comb", h, m)),
+            *((f"linear_{i}", LinearDirect(c, h, m)) for i, c in enumerate(LINEAR_CONFIGS)),
+            ("auto_arima", Local("auto_arima", h, m)),  # the slowest: ~0.1 s a series
+        ]
+        out: list[Candidate] = []
+        naive: Backtest | None = None
+        for name, model in models:
+            tick = time.time()
+            make = lambda: model  # noqa: B023, E731
+            try:
+                bt = run_backtest(
+                    panel,
+                    make,
+                    h,
+                    windows,
+                    m,
+                    stride=self.stride_,
+                    stop_at=stop_at if naive is not None else None,
+                    chunk=_chunk(name),
+                )
+            except BudgetSpent:
+                logger.info("forecast: budget spent; %s left out", name)
+                continue
+            naive = naive or bt
+            out.append(Candidate(name, model.config, bt.mase(), bt.preds, time.time() - tick))
+        out.sort(key=lambda c: STATS_ORDER.index(c.name))
+        assert naive is not None
+        return out, naive
 
     def _select(
         self, baselines: list[Candidate], searched: list[Candidate], backtest: Backtest
@@ -261,6 +315,7 @@ class Forecaster:
     def _refit(self, panel: Panel, deadline: float) -> None:
         """Fits the ensemble's models on every value (heaviest weight first)."""
         self.models_: dict[str, Any] = {}
+        self.fitted_forecasts_: dict[str, np.ndarray] = {}
         mean_weight = self.weights_  # the members' mean weights over the series
         for name in sorted(mean_weight, key=lambda n: -mean_weight[n]):
             # a fit on all the data takes about a backtest window's fit, a little more
@@ -272,6 +327,9 @@ class Forecaster:
             )
             left = max(deadline - time.time(), 0.05 * self.time_budget_s)  # the first one
             self.models_[name] = model.fit(panel, time.time() + left)
+            # the forecast after the training data, here: the local models fit as they
+            # forecast, so ``predict()`` would otherwise spend a window's fit after fit()
+            self.fitted_forecasts_[name] = self.models_[name].forecast(panel)
 
     # ------------------------------------------------------------------ predict
     def _check_fitted(self) -> None:
@@ -281,7 +339,11 @@ class Forecaster:
     def forecast_values(self, panel: Panel) -> np.ndarray:
         """The ensemble's forecasts ``(k, H)`` from the histories of ``panel``."""
         self._check_fitted()
-        preds = {name: model.forecast(panel) for name, model in self.models_.items()}
+        fitted = getattr(self, "fitted_forecasts_", {}) if panel is self.panel_ else {}
+        preds = {
+            name: fitted[name] if name in fitted else model.forecast(panel)
+            for name, model in self.models_.items()
+        }
         g = np.array([self.weights_.get(n, 0.0) for n in self.member_names_])
         row = {key: i for i, key in enumerate(self.panel_.ids)}
         weights = np.array(

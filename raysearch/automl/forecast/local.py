@@ -1,5 +1,6 @@
 """More local models, each fitted to one series on its own: automatic exponential smoothing
-(ETS with AICc selection), an automatic (seasonal) autoregression and the M4 ``comb``.
+(ETS with AICc selection), an automatic (seasonal) autoregression, a seasonal ARIMA and
+the M4 ``comb``.
 
 * :func:`auto_ets`: the additive-error ETS family (trend none / additive / damped, season
   none / additive) on raw and on ``log`` values (positive series: multiplicative in effect),
@@ -12,6 +13,11 @@
   Dickey-Fuller test (5%) does not reject a unit root, then an AR(p) by least squares with
   ``p`` by AIC and a constant (drift) when at most one difference is taken; forecasts run
   recursively and the differences are undone.
+* :func:`auto_arima`: seasonal ARIMA ``(p, d, q)(P, D, Q)_m``: the differences as
+  :func:`auto_ar` takes them, then the few orders of :data:`ARIMA_ORDERS` (``p + q <= 2``,
+  ``P + Q <= 1``; the airline model ``(0,1,1)(0,1,1)`` among them, Box and Jenkins) fitted
+  by conditional least squares (scipy), the one with the least AICc (as Hyndman and
+  Khandakar's auto.arima chooses, over a smaller set of orders).
 * :func:`comb`: the M4 competition's ``comb`` benchmark (Makridakis et al., 2020): the mean
   of simple, Holt and damped exponential smoothing on the seasonally adjusted series,
   re-seasonalised.
@@ -27,7 +33,8 @@ from raysearch.automl.forecast.data import Panel
 from raysearch.automl.forecast.ets import ets_forecast, ets_forecast_many
 from raysearch.automl.forecast.stats import seasonal_adjustment, seasonal_indices, seasonal_test
 
-__all__ = ["auto_ets", "auto_ar", "comb", "Local", "LOCAL_MODELS"]
+__all__ = ["auto_ets", "auto_ar", "auto_arima", "comb", "Local", "LOCAL_MODELS", "ARIMA_ORDERS"]
+
 
 _ALPHA = (0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.9, 0.99)
 _BETA = (0.0, 0.02, 0.08, 0.2)  # fraction of alpha (0: the initial slope stays)
@@ -141,6 +148,125 @@ def auto_ar(y: np.ndarray, horizon: int, m: int) -> np.ndarray:
     return np.exp(out) if use_log else out
 
 
+#: (p, q, P, Q) orders :func:`auto_arima` tries (P, Q only with a seasonal difference)
+ARIMA_ORDERS = (
+    (0, 1, 0, 1),  # the airline model with d = D = 1 (Box and Jenkins)
+    (1, 0, 0, 1),
+    (1, 1, 0, 1),
+    (2, 0, 0, 1),
+    (0, 1, 1, 0),
+    (1, 0, 1, 0),
+    (0, 0, 0, 1),
+    (1, 0, 0, 0),
+    (0, 1, 0, 0),
+    (1, 1, 0, 0),
+    (2, 0, 0, 0),
+    (2, 1, 0, 0),
+    (0, 2, 0, 0),
+    (0, 0, 0, 0),
+)
+
+
+def _lag_poly(coefs: np.ndarray, lag: int, sign: float) -> np.ndarray:
+    """``1 + sign * (c_1 B^lag + c_2 B^(2 lag) + ...)`` as coefficients of ``B^0, B^1..``."""
+    out = np.zeros(len(coefs) * lag + 1)
+    out[0] = 1.0
+    out[lag::lag] = coefs
+    if sign < 0:
+        out[1:] = -out[1:]
+    return out
+
+
+def _arma_polys(theta: np.ndarray, order: tuple[int, ...], m: int, const: bool) -> Any:
+    """The mean, AR polynomial ``phi(B) Phi(B^m)`` and MA polynomial ``theta(B) Theta(B^m)``."""
+    p, q, big_p, big_q = order
+    i = int(const)
+    ar = _lag_poly(-theta[i : i + p], 1, 1)
+    ma = _lag_poly(theta[i + p : i + p + q], 1, 1)
+    if big_p:  # (1 - Phi B^m): P <= 1 here, but any P works
+        ar = np.convolve(ar, _lag_poly(theta[i + p + q : i + p + q + big_p], m, -1))
+    if big_q:
+        ma = np.convolve(ma, _lag_poly(theta[i + p + q + big_p :], m, 1))
+    return (float(theta[0]) if const else 0.0), ar, ma
+
+
+def _css_fit(w: np.ndarray, order: tuple[int, ...], m: int, const: bool, skip: int) -> Any:
+    """Conditional-sum-of-squares fit of one order: (SSE over ``w[skip:]``, parameters)."""
+    from scipy.optimize import least_squares
+    from scipy.signal import lfilter
+
+    k = sum(order)
+    lo = np.r_[[-np.inf] * int(const), [-0.98] * k]
+    hi = np.r_[[np.inf] * int(const), [0.98] * k]
+    x0 = np.r_[[float(np.mean(w))] * int(const), [0.1] * k]
+
+    def resid(theta: np.ndarray) -> np.ndarray:
+        mu, ar, ma = _arma_polys(theta, order, m, const)
+        return np.asarray(lfilter(ar, ma, w - mu)[skip:])
+
+    if k + int(const) == 0:
+        r = resid(x0)
+        return float(r @ r), x0
+    fit = least_squares(resid, x0, bounds=(lo, hi), max_nfev=60)
+    r = resid(fit.x)
+    return float(r @ r), fit.x
+
+
+def _arima_fit(z: np.ndarray, horizon: int, m: int) -> tuple[float, Any]:
+    """Differences, orders and fit of :func:`auto_arima` on ``z``: (``-2 log`` likelihood
+    + AICc penalty over the residuals counted, the positions of ``z`` they belong to, the
+    forecast of ``z``)."""
+    from scipy.signal import lfilter
+
+    seasonal = m > 1 and len(z) >= 4 * m and seasonal_test(z, m)
+    w = z[m:] - z[:-m] if seasonal else z
+    first = len(w) > 20 and _adf_unit_root(w)
+    delta = np.convolve(_lag_poly(np.ones(int(seasonal)), m, -1), [1.0, -1.0] if first else [1.0])
+    w = np.convolve(z, delta)[len(delta) - 1 : len(z)]
+    const = int(seasonal) + int(first) <= 1
+    skip = 2 + (m if seasonal else 0)
+    n = len(w) - skip
+    best: tuple[float, Any, Any] = (np.inf, None, None)
+    for order in ARIMA_ORDERS:
+        k = sum(order) + int(const) + 1
+        if (not seasonal and order[2] + order[3]) or n - k - 1 <= 0:
+            continue
+        sse, theta = _css_fit(w, order, m, const, skip)
+        aicc = n * np.log(max(sse, 1e-300) / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1)
+        if aicc < best[0]:
+            best = (aicc, order, theta)
+    if best[1] is None:
+        return np.inf, np.full(horizon, z[-1])
+    mu, ar, ma = _arma_polys(best[2], best[1], m, const)
+    e = list(lfilter(ar, ma, w - mu))
+    x = list(w - mu)
+    for _ in range(horizon):
+        x.append(-np.dot(ar[1:], x[: -len(ar) : -1]) + np.dot(ma[1:], e[: -len(ma) : -1]))
+        e.append(0.0)
+    zz = list(z)
+    for v in np.array(x[len(w) :]) + mu:
+        zz.append(v - np.dot(delta[1:], zz[: -len(delta) : -1]))
+    return best[0], (n, np.array(zz[len(z) :]))
+
+
+def auto_arima(y: np.ndarray, horizon: int, m: int) -> np.ndarray:
+    """Seasonal ARIMA: differences as :func:`auto_ar` takes them, then the orders of
+    :data:`ARIMA_ORDERS` fitted by conditional least squares, the least AICc forecast; on
+    ``y`` or (positive series) ``log y``, whichever has the least AICc on ``y``'s scale
+    (the ``log`` fit's likelihood with its Jacobian, over the values both count)."""
+    y = np.asarray(y, dtype=float)
+    best: tuple[float, Any] = (np.inf, np.full(horizon, y[-1]))
+    for use_log in (False, True) if np.all(y > 0) else (False,):
+        crit, fit = _arima_fit(np.log(y) if use_log else y, horizon, m)
+        if not np.isfinite(crit):
+            continue
+        n, out = fit
+        crit += 2.0 * float(np.sum(np.log(y[len(y) - n :]))) if use_log else 0.0
+        if crit < best[0]:
+            best = (crit, np.exp(out) if use_log else out)
+    return np.asarray(best[1])
+
+
 def comb(y: np.ndarray, horizon: int, m: int) -> np.ndarray:
     """M4's ``comb``: mean of SES, Holt and damped Holt on the seasonally adjusted series."""
     x, reseason = seasonal_adjustment(np.asarray(y, dtype=float), m)
@@ -158,7 +284,12 @@ def comb(y: np.ndarray, horizon: int, m: int) -> np.ndarray:
     return np.asarray(reseason(np.mean(forecasts, axis=0)))
 
 
-LOCAL_MODELS = {"auto_ets": auto_ets, "auto_ar": auto_ar, "comb": comb}
+LOCAL_MODELS = {
+    "auto_ets": auto_ets,
+    "auto_ar": auto_ar,
+    "auto_arima": auto_arima,
+    "comb": comb,
+}
 
 
 class Local:

@@ -182,8 +182,12 @@ class Forecaster:
         stop_at = start + STATS_SHARE * self.time_budget_s
         baselines, naive = self._backtest_stats(panel, windows, m, stop_at)
         self.threads_ = 1  # more threads than free cores slow boosting down many times
-        # kept back for the ensemble and the final refits (and Tune's stop on Ray)
-        reserve = max(1.0, 0.15 * self.time_budget_s) + (2.5 if self._uses_ray() else 0.0)
+        # kept back for the ensemble and the final refits (and Tune's stop on Ray): a refit
+        # takes about one backtest window's fit, measured for the statistical models; the
+        # floor covers the searched member's refit (the local search ends by its deadline)
+        refits = sum(c.seconds for c in baselines) / windows
+        reserve = max(0.5, 0.02 * self.time_budget_s) + 1.2 * refits
+        reserve += 2.5 if self._uses_ray() else 0.0
         search_deadline = deadline - reserve
         payload = {
             "panel": panel,

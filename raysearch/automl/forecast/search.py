@@ -96,12 +96,17 @@ def _searcher(name: str, space: Any, points: list[dict[str, Any]], seed: int) ->
 def local_search(
     data: Mapping[str, Any], searcher: str, seed: int, max_trials: int | None = None
 ) -> list[Candidate]:
-    """Trials in this process until ``data["deadline"]`` (or ``max_trials``)."""
+    """Trials in this process until ``data["deadline"]`` (or ``max_trials``); none starts
+    that would end after it at the trials' mean pace."""
     space, points = search_space(data["m"])
     strategy = _searcher(searcher, space, points, seed)
     out: list[Candidate] = []
-    i = 0
-    while time.time() < data["deadline"] and (max_trials is None or i < max_trials):
+    i, spent = 0, 0.0
+    # a trial starts only if one at the mean pace so far would still end by the deadline
+    while time.time() + spent / max(i, 1) < data["deadline"] and (
+        max_trials is None or i < max_trials
+    ):
+        tick = time.time()
         trial_id = f"trial_{i}"
         params = strategy.ask(trial_id)
         if not isinstance(params, dict):
@@ -117,7 +122,7 @@ def local_search(
             strategy.tell(trial_id, candidate.score if np.isfinite(candidate.score) else None)
             if np.isfinite(candidate.score):
                 out.append(candidate)
-        i += 1
+        i, spent = i + 1, spent + time.time() - tick
     return out
 
 

@@ -11,20 +11,15 @@ small macro space (:func:`bench_space`: 1-4 blocks, three ops, widths 8/16/32, k
   Kendall tau and top-k precision between each architecture's inherited-weight accuracy
   (with and without BatchNorm recalibration) and its stand-alone accuracy (the seeds' mean
   and, ``_s0``, seed 0 alone), and (``tau_loss``, ``top5_loss``) of its recalibrated
-  validation cross-entropy, lower ranking higher: a finer score than the accuracy on 1000
-  rows (60 supernet epochs: tau 0.60 / 0.49 on seeds 0 / 1 against 0.55 / 0.46 by
-  accuracy); ``--distill`` (the default; ``--no-distill`` for plain training): in-place
-  distillation from the largest subnet, with depth power 1 (the default with it), 60
-  epochs: tau by loss 0.64 / 0.69, by recalibrated accuracy 0.58 / 0.65, top-5 0.6 / 0.4
-  (by loss), against 0.60 / 0.49, 0.55 / 0.46 and 0.6 / 0.2 without (power 2); distillation
-  with power 2: 0.58 / 0.57, 0.56 / 0.55;
+  validation cross-entropy, lower ranking higher; ``--distill`` (the default;
+  ``--no-distill`` for plain training): in-place distillation from the largest subnet,
+  with depth power 1 (the default with it);
 * **search**: ``presets.oneshot`` through Ray Tune (supernet trial, with ``--distill`` as
   above, ``--search-samples`` inherited-weight evaluations driven by ``EvolutionSearch`` on
   ``--search-metric`` (``loss``, the default, or ``acc``), the top ``--top-k`` by it
   retrained from scratch under ASHA) against ``EvolutionSearch`` with stand-alone training
-  (NAS I) at ``--evals`` evaluations: final accuracy and compute in sample-passes
-  (forward+backward samples, the teacher's path included; a forward-only sample counts
-  1/3) and seconds;
+  (NAS I) at ``--evals`` evaluations: final accuracy, compute (sample-passes: a
+  forward-only sample counts 1/3; FLOPs, below) and seconds;
 * **scaling**: 4 evaluation trials on 2 CPUs map one copy of the weights from Ray's object
   store (object-store usage and per-worker memory), and evaluation throughput with 2
   workers against 1, ``--eval-batch`` architectures per trial (and 1 for contrast); it
@@ -37,36 +32,19 @@ small macro space (:func:`bench_space`: 1-4 blocks, three ops, widths 8/16/32, k
 
 ``--quick`` runs every section at toy sizes (a smoke test, numbers meaningless).
 
-Measured with the defaults before the depth-weighted sampler (2 CPU cores shared with other
-benchmarks, load 15-20): Kendall tau (BN recalibrated / not) 0.18 / -0.20 (seed 0) and
-0.02 / -0.15 (seed 1); one-shot winner 0.856 at 2.46e5 sample-passes, stand-alone
-EvolutionSearch 0.976 at 2.17e6 after 100 evaluations (it passed 0.856 at its 2nd).
-Scaling on an idle 2-core machine (steady rate): 2 workers 1.91x one worker with one
-architecture per trial, 1.65x with 8 per trial (``--eval-batch``); every evaluation maps the
-weights zero-copy from one object-store copy.
+Measured (2 CPU cores shared, contended; the README's one-shot section has the tables):
+uniform sampling ranked badly (tau 0.18 / 0.02), ``--sampler depth_weighted`` 0.41-0.56;
+the ground truth is the mean of 2 stand-alone seeds (they agree to tau 0.77); with in-place
+distillation (power 1) tau by loss / recalibrated accuracy 0.64 / 0.58 and 0.69 / 0.65 on
+seeds 0 / 1 at 60 supernet epochs, 0.63 / 0.60 and 0.66 / 0.63 at 120 (seed 2: 0.59 / 0.58;
+20000 fresh MNIST-1D rows or 4 calibration subsets averaged did not raise them). The search runs
+ordered (same seed, same architectures); ``--search-seed S`` varies the search alone
+(supernet reused). Scaling, idle 2-core machine: 2 workers 1.91x one (1.65x batched).
 
-``--sampler depth_weighted`` (depth ``d`` drawn ~ ``d**2``; uniform depth leaves the deep
-block positions undertrained, so the supernet ranked deep subnets below shallow ones):
-tau (recalibrated / not) 0.48 / 0.03 and 0.41 / 0.18 at 30 supernet epochs, 0.56 / 0.11
-and 0.45 / 0.04 at 60, 0.51 / 0.11 and 0.54 / 0.01 at 120 (uniform at 120: 0.14); top-5
-precision 0.2-0.6. Search with it: retrained winner 0.953 at 2.50e5 sample-passes (30
-supernet epochs, 1/8.7 of evolution's compute; evolution passed it at its 15th evaluation)
-and 0.974 at 3.75e5 (60 epochs, 1/5.8; evolution passed it at its 99th), against 0.976.
-``--split n_blocks|op`` (few-shot NAS) did not help here (0.03-0.23, one seed).
-
-Against the mean of 2 stand-alone seeds (60 supernet epochs, 30 architectures): tau
-(recalibrated) 0.55 and 0.46, top-5 0.4 and 0.4 (120 epochs: 0.49 and 0.54); the two
-stand-alone seeds agree to tau 0.77, and a third seed scores 0.70 against their mean.
-The search section used to vary run to run (Tune completes the concurrent evaluations in
-any order: winners 0.974, 0.927 and, ``--top-k 4``, 0.852); it now runs ordered (the same
-seed searches the same 100 architectures: three runs identical, winner 0.969 at 4.05e5,
-1/5.35 of evolution's compute). ``--search-seed S`` varies the search alone (supernet
-reused): 0.943, 0.951, 0.79 for S = 1, 2, 3; ``--search-eval-batch K`` architectures per trial.
-With distillation (power 1) and the loss (the defaults now), search seeds default, 1, 2, 3:
-30 supernet epochs 0.984, 0.976, 0.973, 0.966 at 3.75e5-4.01e5 (1/5.8-1/5.4); 60 epochs
-0.988, 0.968, 0.973, 0.960 at 6.1e5-6.5e5 (1/3.6-1/3.4); distilled, by accuracy: 0.978 (30),
-0.984 (60); 60 epochs by loss without distillation 0.958. Sample-passes count every path alike;
-by FLOPs (the teacher, the largest subnet, costs ~7x a sampled path) 30 epochs: 1/2.7-1/4.1.
+Compute: sample-passes (every path alike) and FLOPs (forward multiply-accumulates times
+samples, training samples 3x). The teacher costs ~7x a sampled path; ``--distill-every k``
+runs it every k-th step (soft outputs cached per row in between): cheaper in FLOPs but it
+ranks worse (k = 3: tau by loss 0.59 / 0.56 at 60 epochs) and searches less reliably.
 """
 
 from __future__ import annotations
@@ -150,6 +128,20 @@ class StandaloneCache:
             os.replace(tmp, self.path)
         return float(self.data[key]["val_acc"])
 
+    def flops(self, arch: dict[str, Any]) -> float:
+        """FLOPs of one stand-alone training of ``arch``: forward multiply-accumulates per
+        sample times samples, a training sample counting 3x (forward and backward)."""
+        from raysearch.nas import cost
+        from raysearch.nas.supernet import path_flops
+
+        shape, classes = self.task.input_shape, self.task.num_classes
+        if arch.get("kind") == "macro":
+            per = float(path_flops(arch, shape, classes))
+        else:
+            per = float(cost(arch, shape, classes, latency=False)["flops"])
+        n_train, n_val = len(self.task.train_data[0]), len(self.task.val_data[0])
+        return self.epochs * (3.0 * n_train + n_val) * per
+
     def sample_passes(self) -> float:
         """Forward+backward samples of one stand-alone training (validation forward 1/3)."""
         n_train, n_val = len(self.task.train_data[0]), len(self.task.val_data[0])
@@ -207,6 +199,7 @@ def _train_supernet(a: Any, task: Any, space: Any, seed: int) -> Any:
         split=a.split,
         split_epoch=a.split_epoch,
         distill=distill,
+        distill_every=a.distill_every,
     )
     while trainer.epoch < a.supernet_epochs:
         trainer.train_epoch()
@@ -269,6 +262,7 @@ def evolution_baseline(a: Any, space: Any, cache: StandaloneCache) -> dict[str, 
         "curve": curve,
         "evaluations": len(values),
         "sample_passes": len(values) * cache.sample_passes(),
+        "flops": sum(cache.flops(t.config) for t in result.trials),
     }
 
 
@@ -278,6 +272,7 @@ def oneshot_search(a: Any, task: Any, space: Any, folder: str) -> Any:
 
     distill = a.distill and a.space == "macro"  # the teacher: the largest macro subnet
     tags = ("-distill" if distill else "") + ("-loss" if a.search_metric == "loss" else "")
+    tags += f"-every{a.distill_every}" if distill and a.distill_every > 1 else ""
     return presets.oneshot(
         space,
         task,
@@ -285,6 +280,7 @@ def oneshot_search(a: Any, task: Any, space: Any, folder: str) -> Any:
         sampler=a.sampler,
         sampler_options=_sampler_options(a, distill),
         distill=distill,
+        distill_every=a.distill_every,
         search_metric=f"inherited_{a.search_metric}",
         lr=a.lr,
         batch_size=a.batch_size,
@@ -315,6 +311,9 @@ def compare(evolution: dict[str, Any], out: Any, cache: StandaloneCache) -> dict
         "oneshot_winner_acc": oneshot_acc,
         "oneshot_sample_passes": out.compute["sample_pass_equivalents"],
         "compute_ratio": ratio,
+        "evolution_flops": evolution["flops"],
+        "oneshot_flops": out.compute["flops"],
+        "flops_ratio": evolution["flops"] / max(out.compute["flops"], 1.0),
         "evolution_evals_to_reach_oneshot": reached if reached is not None else "never",
         "oneshot_reaches_evolution": oneshot_acc >= evolution["best"],
         "winner_params": out.winner_metrics.get("params"),
@@ -499,6 +498,7 @@ def _parser() -> Any:
         default=True,
         help="ranking and search: in-place distillation from the largest subnet",
     )
+    ap.add_argument("--distill-every", type=int, default=1, help="teacher every k-th step")
     ap.add_argument(
         "--search-metric",
         default="loss",
@@ -511,9 +511,7 @@ def _parser() -> Any:
     ap.add_argument("--evals", type=int, default=100, help="stand-alone evolution evaluations")
     ap.add_argument("--search-samples", type=int, default=100)
     ap.add_argument("--top-k", type=int, default=3)
-    ap.add_argument(
-        "--search-seed", type=int, default=None, help="search seed (default: from --seeds)"
-    )
+    ap.add_argument("--search-seed", type=int, default=None, help="default: from --seeds")
     ap.add_argument("--search-eval-batch", type=int, default=1, help="architectures per trial")
     ap.add_argument("--scaling-samples", type=int, default=128)
     ap.add_argument(

@@ -18,7 +18,8 @@ Samplers (``sampler=`` of :class:`SuperNetTrainer`, or :func:`make_sampler`):
 :class:`SuperNetTrainer` holds the supernet, the optimizer and every random state (the
 numpy generator that draws paths, the torch generator of the batch order); its checkpoint
 continues exactly (train 2 epochs == train 1, save, load, train 1). It counts
-``sample_passes`` (samples through forward+backward, one per path) for compute accounting.
+``sample_passes`` (samples through forward+backward, one per path) and ``flops`` (3x the
+forward multiply-accumulates of every path trained, macro spaces) for compute accounting.
 """
 
 from __future__ import annotations
@@ -166,6 +167,11 @@ class SuperNetTrainer:
             Once-for-All): every step the largest subnet (:func:`extreme_arch`) is trained
             on the labels and the sampled paths on its soft outputs (one more path per
             step).
+        distill_every: with ``distill``, the teacher runs (forward and backward on the
+            labels) only every ``k``-th step; its soft outputs are kept per training row and
+            every step's students train on their rows' latest ones (rows the teacher has not
+            seen yet: on the labels). The teacher costs ~7x a sampled path on the bench's
+            space, so ``k`` > 1 cuts the supernet's FLOPs; 1 (default): every step.
     """
 
     def __init__(
@@ -186,6 +192,7 @@ class SuperNetTrainer:
         split: str | None = None,
         split_epoch: int | None = None,
         distill: bool = False,
+        distill_every: int = 1,
     ) -> None:
         import torch
 
@@ -201,6 +208,9 @@ class SuperNetTrainer:
         self.distill = bool(distill)
         if self.distill:
             macro_limits(space)  # the teacher is the largest subnet of a macro space
+        if int(distill_every) < 1:
+            raise ValueError(f"distill_every must be >= 1, got {distill_every!r}")
+        self.distill_every = int(distill_every)
         rng = make_rng(seed)
         self.space = space
         self.sampler_name, self.sampler_options = sampler, dict(sampler_options or {})
@@ -216,6 +226,11 @@ class SuperNetTrainer:
         self.optimizer, self.scheduler = self._optimizer(0)
         self.epoch = 0
         self.sample_passes = 0
+        self.steps, self.flops = 0, 0  # optimizer steps; training FLOPs (3x forward MACs)
+        self.soft = torch.zeros(len(self.y), num_classes)  # the teacher's latest outputs
+        self.has_soft = torch.zeros(len(self.y), dtype=torch.bool)
+        self.shape = (tuple(input_shape), int(num_classes))
+        self.macro = space.to_dict().get("kind") == "macro"  # path_flops: macro paths
 
     def _optimizer(self, epoch: int) -> tuple[Any, Any]:
         """A fresh optimizer over the model's parameters, its cosine schedule at ``epoch``."""
@@ -265,7 +280,7 @@ class SuperNetTrainer:
         for i in range(0, len(order), self.batch_size):
             idx = order[i : i + self.batch_size]
             xs, ys = self.x[idx], self.y[idx]
-            step_loss, step_paths = self._step(xs, ys)
+            step_loss, step_paths = self._step(xs, ys, idx)
             total += step_loss * len(xs)
             seen += step_paths * len(xs)
             paths += step_paths
@@ -277,31 +292,45 @@ class SuperNetTrainer:
             "train_loss": total / max(seen, 1),
             "paths": paths,
             "sample_passes": self.sample_passes,
+            "flops": self.flops,
             "epoch_s": time.perf_counter() - start,
         }
 
-    def _step(self, xs: Any, ys: Any) -> tuple[float, int]:
-        """One optimizer step on a batch, the gradients of every sampled path summed: their
-        cross-entropy with the labels or, with ``distill``, with the soft outputs of the
-        largest subnet (trained on the labels in the same step). Returns (summed loss,
+    def _step(self, xs: Any, ys: Any, idx: Any) -> tuple[float, int]:
+        """One optimizer step on a batch (rows ``idx``), the gradients of every sampled path
+        summed: their cross-entropy with the labels or, with ``distill``, with the soft
+        outputs of the largest subnet (trained on the labels in the same step, every
+        ``distill_every``-th step; cached per row in between). Returns (summed loss,
         paths)."""
+        import torch
         from torch.nn import functional as F
 
+        from raysearch.nas.supernet import path_flops
+
         self.optimizer.zero_grad(set_to_none=True)
-        archs, soft, total = self.sample(self.rng), None, 0.0
-        if self.distill:
-            teacher = self.model(xs, extreme_arch(self.space, "largest", self.rng))
+        archs, target, total = self.sample(self.rng), ys, 0.0
+        teach = self.distill and self.steps % self.distill_every == 0
+        if teach:
+            arch = extreme_arch(self.space, "largest", self.rng)
+            teacher = self.model(xs, arch)
             loss = F.cross_entropy(teacher, ys)
             loss.backward()
             total += float(loss.detach())
-            soft = F.softmax(teacher.detach(), dim=1)
-        for arch in archs:
+            self.soft[idx], self.has_soft[idx] = F.softmax(teacher.detach(), dim=1), True
+            archs = [arch, *archs]
+        if self.distill:
+            hard = F.one_hot(ys, self.soft.shape[1]).to(self.soft.dtype)
+            target = torch.where(self.has_soft[idx, None], self.soft[idx], hard)
+        for arch in archs[int(teach) :]:
             out = self.model(xs, arch)
-            loss = F.cross_entropy(out, ys if soft is None else soft)
+            loss = F.cross_entropy(out, target)
             loss.backward()
             total += float(loss.detach())
         self.optimizer.step()
-        return total, len(archs) + int(self.distill)
+        self.steps += 1
+        if self.macro:
+            self.flops += 3 * len(xs) * sum(path_flops(a, *self.shape) for a in archs)
+        return total, len(archs)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly."""
@@ -311,6 +340,10 @@ class SuperNetTrainer:
             "scheduler": self.scheduler.state_dict(),
             "epoch": self.epoch,
             "sample_passes": self.sample_passes,
+            "steps": self.steps,
+            "flops": self.flops,
+            "soft": self.soft,
+            "has_soft": self.has_soft,
             "generator": self.generator.get_state(),
             "rng": self.rng.bit_generator.state,
             "split_done": self.split_done,
@@ -326,6 +359,9 @@ class SuperNetTrainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = int(state["epoch"])
         self.sample_passes = int(state["sample_passes"])
+        self.steps, self.flops = int(state.get("steps", 0)), int(state.get("flops", 0))
+        if "soft" in state:
+            self.soft, self.has_soft = state["soft"].clone(), state["has_soft"].clone()
         self.generator.set_state(state["generator"])
         self.rng.bit_generator.state = state["rng"]
         if "sampler" in state:  # the paths continue as they were drawn, whatever was passed

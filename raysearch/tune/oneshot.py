@@ -7,9 +7,10 @@
 2. **search** (``<name>-search``): a searcher (``EvolutionSearch`` by default) proposes
    architectures; each trial extracts its subnet with the inherited weights, recalibrates
    BatchNorm on a fixed calibration subset and reports ``inherited_loss`` (validation
-   cross-entropy: the search metric by default), ``inherited_acc`` (and
-   ``inherited_acc_raw``, without recalibration). The weights go once into Ray's object
-   store (``ray.put`` of numpy arrays); the trials get the ``ObjectRef`` through
+   cross-entropy: the search metric by default) and ``inherited_acc``
+   (``inherited_acc_raw``, without recalibration, is NaN: skipped to save compute). The
+   weights go once into Ray's object store (``ray.put`` of numpy arrays); the trials get
+   the ``ObjectRef`` through
    ``tune.with_parameters`` and map the arrays read-only (zero copy); with
    ``reuse_actors=True`` an actor builds its supernet view once and reuses it.
 3. **retrain** (``<name>-retrain``): the top ``top_k`` architectures are trained from
@@ -75,15 +76,17 @@ class OneShotResult:
         supernet_path: the folder of the supernet's last checkpoint.
         supernet_metrics: its last reported metrics (``train_loss``, ``sample_passes``...).
         search: the search phase's :class:`raysearch.tune.results.RunResult`.
-        candidates: ``{"arch", "inherited_acc", "inherited_acc_raw"}`` per evaluated
-            architecture, best first.
+        candidates: ``{"arch", "inherited_acc", "inherited_loss", "params"}`` per
+            evaluated architecture, best first (``inherited_acc_raw`` where evaluated).
         top_k: the architectures retrained.
         retrain: the retrain phase's RunResult.
         winner: the winning architecture (JSON); ``winner_metrics`` its last metrics.
         compute: samples through each phase: ``supernet`` (forward+backward),
             ``search_forward`` (forward only), ``retrain`` (forward+backward), and
             ``sample_pass_equivalents`` (forward-only samples count 1/3), plus wall
-            seconds per phase.
+            seconds per phase, and FLOPs (``supernet_flops``, ``search_flops``,
+            ``retrain_flops``, their sum ``flops``): forward multiply-accumulates per
+            sample times samples, a training sample counting 3x (forward and backward).
     """
 
     supernet_path: str
@@ -109,6 +112,7 @@ class _SupernetSpec:
     batch_size: int
     seed: int
     distill: bool = False
+    distill_every: int = 1
 
 
 def _trainer(spec: _SupernetSpec) -> SuperNetTrainer:
@@ -124,6 +128,7 @@ def _trainer(spec: _SupernetSpec) -> SuperNetTrainer:
         epochs=spec.epochs,
         seed=spec.seed,
         distill=spec.distill,
+        distill_every=spec.distill_every,
     )
 
 
@@ -156,13 +161,15 @@ def supernet_phase(
     batch_size: int = 128,
     seed: int = 0,
     distill: bool = False,
+    distill_every: int = 1,
     resources: Mapping[str, float] | None = None,
     **run_options: Any,
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """Phase 1: trains the supernet in one trial. Returns ``(checkpoint folder, last
     metrics, state_dict)``; ``distill``: in-place distillation from the largest subnet
     (``SuperNetTrainer(distill=True)``, a macro space; its ``sample_passes`` count the
-    teacher's path); ``run_options`` go to :func:`raysearch.run` (``storage_path``,
+    teacher's path; ``distill_every``: the teacher every k-th step, its soft outputs cached
+    per row); ``run_options`` go to :func:`raysearch.run` (``storage_path``,
     ``name``, ``resume``, ``verbose``)."""
     from raysearch.tune.run import run
 
@@ -170,6 +177,7 @@ def supernet_phase(
     spec = _SupernetSpec(
         space, task, int(epochs), sampler, options, lr, batch_size, seed, bool(distill)
     )
+    spec.distill_every = int(distill_every)
     from ray import tune
     from ray.tune.search import BasicVariantGenerator
 
@@ -204,6 +212,7 @@ class _EvalSpec:
     val_x: Any
     val_y: Any
     metric: str = "inherited_acc"
+    raw: bool = True
 
 
 _ACTOR_CACHE: dict[str, Any] = {}
@@ -227,11 +236,16 @@ def _shared_supernet(spec: _EvalSpec) -> Any:
 
 def evaluate_arch(net: Any, arch: Mapping[str, Any], spec: Any) -> dict[str, Any]:
     """Inherited-weight accuracy of ``arch``, without and with BN recalibration, and the
-    recalibrated validation cross-entropy (``inherited_loss``: it ranks better)."""
+    recalibrated validation cross-entropy (``inherited_loss``: it ranks better). Where
+    ``spec.raw`` is False the pass without recalibration is skipped (NaN; it ranks at tau
+    ~0 and costs a third of the evaluation's forward samples)."""
+    from raysearch.nas.builder import count_flops
     from raysearch.nas.supernet import accuracy_and_loss
 
     sub = net.extract(arch)
-    raw = accuracy(sub, spec.val_x, spec.val_y)
+    with_raw = bool(getattr(spec, "raw", True))
+    samples = len(spec.calib_x) + (1 + int(with_raw)) * len(spec.val_x)
+    raw = accuracy(sub, spec.val_x, spec.val_y) if with_raw else math.nan
     recalibrate_bn(sub, spec.calib_x)
     acc, loss = accuracy_and_loss(sub, spec.val_x, spec.val_y)
     return {
@@ -239,7 +253,8 @@ def evaluate_arch(net: Any, arch: Mapping[str, Any], spec: Any) -> dict[str, Any
         "inherited_loss": loss,
         "inherited_acc_raw": raw,
         "params": float(sum(int(p.numel()) for p in sub.parameters())),
-        "forward_samples": len(spec.calib_x) + 2 * len(spec.val_x),
+        "forward_samples": samples,
+        "forward_flops": float(samples * count_flops(sub, net.input_shape)),
     }
 
 
@@ -254,7 +269,9 @@ def _evaluate_trial(config: dict[str, Any], spec: _EvalSpec) -> dict[str, Any]:
     sign = -1.0 if SEARCH_METRICS[spec.metric] == "min" else 1.0
     metrics = dict(max(rows, key=lambda row: sign * row[spec.metric]))  # the trial's best
     if batch is not None:
-        metrics.update(batch_results=rows, forward_samples=sum(r["forward_samples"] for r in rows))
+        metrics.update(batch_results=rows)
+        for key in ("forward_samples", "forward_flops"):
+            metrics[key] = sum(r[key] for r in rows)
     memory = psutil.Process().memory_full_info()
     metrics.update(
         eval_s=time.perf_counter() - start,
@@ -282,6 +299,7 @@ def search_phase(
     seed: int = 0,
     ordered: bool = True,
     metric: str = "inherited_acc",
+    raw_accuracy: bool = True,
     **run_options: Any,
 ) -> tuple[Any, Any]:
     """Phase 2: a Tune experiment of ``samples`` inherited-weight evaluations. The weights
@@ -291,7 +309,8 @@ def search_phase(
     architectures per trial (:func:`raysearch.tune.oneshot_search.batched_searcher`;
     Tune's per-trial cost shared). ``ordered``: the same ``seed`` and ``max_concurrent``
     (default 4) give the same search, however the trials' timings fall
-    (:func:`raysearch.tune.oneshot_search.search_plan`)."""
+    (:func:`raysearch.tune.oneshot_search.search_plan`). ``raw_accuracy=False`` skips the
+    pass without BN recalibration (:func:`evaluate_arch`)."""
     import numpy as np
     import ray
     from ray import tune
@@ -313,6 +332,7 @@ def search_phase(
         np.asarray(val_x, np.float32),
         np.asarray(val_y, np.int64),
         metric,
+        bool(raw_accuracy),
     )
     mode = search_mode(metric)
     if searcher is None:
@@ -413,6 +433,16 @@ def _compute(
         + compute["retrain"]
         + (compute["search_forward"] + compute["retrain_forward"]) / 3.0
     )
+    done = [r.metrics for r in retrain.results if r.metrics]
+    compute["supernet_flops"] = float(supernet_metrics.get("flops", math.nan))
+    compute["search_flops"] = sum(
+        float(r.metrics.get("forward_flops", math.nan)) for r in search.results if r.metrics
+    )
+    compute["retrain_flops"] = sum(
+        int(m.get("epoch", 0)) * (3.0 * n_train + n_val) * float(m.get("flops", math.nan))
+        for m in done
+    )
+    compute["flops"] = sum(compute[f"{k}_flops"] for k in ("supernet", "search", "retrain"))
     return compute
 
 
@@ -448,6 +478,7 @@ def oneshot(
     ordered: bool = True,
     search_seed: int | None = None,
     distill: bool | None = None,
+    distill_every: int = 1,
     search_metric: str = "inherited_loss",
     storage_path: str | None = None,
     name: str = "oneshot",
@@ -458,20 +489,19 @@ def oneshot(
 ) -> OneShotResult:
     """One-shot architecture search in three Tune experiments (module docstring).
 
-    ``space``: a macro or cell space; ``task``: data and training settings
-    (:func:`raysearch.nas.datasets.mnist1d_task`). Supernet: ``supernet_epochs``, ``sampler``
-    (:data:`raysearch.nas.sampling.SAMPLERS`), ``sampler_options``, ``lr``, ``batch_size``,
-    ``supernet_resources`` (one CPU), ``distill`` (in-place distillation from the largest
-    subnet; default None: on for a macro space; depth power 1 unless ``sampler_options``
-    say otherwise). Search: ``search_samples`` evaluations by ``searcher`` (default
-    ``EvolutionSearch``) on ``search_metric`` (``"inherited_loss"``, the default, minimized:
-    it also orders the top ``top_k``; or ``"inherited_acc"``, maximized), BN recalibrated
-    on the first ``calib_size`` training rows, ``max_concurrent`` trials at a time,
-    ``eval_batch`` architectures per trial, ``ordered``
-    (reproducible: the same seed and ``max_concurrent``, default 4, give the same search),
-    ``search_seed`` (default: drawn from ``seed``; given, the search and retrain
-    experiments are named ``<name>-search-s<search_seed>``, the supernet reused). Retrain: the
-    ``top_k`` distinct networks for ``retrain_epochs`` (default ``task.max_epochs``). Runs in
+    ``space``: a macro or cell space; ``task``: data and training settings. Supernet:
+    ``supernet_epochs``, ``sampler`` (``SAMPLERS``), ``sampler_options``, ``lr``,
+    ``batch_size``, ``supernet_resources`` (one CPU), ``distill`` (in-place distillation from
+    the largest subnet; default None: on for a macro space; depth power 1 unless
+    ``sampler_options`` say otherwise), ``distill_every`` (the teacher every k-th step, soft
+    outputs cached). Search: ``search_samples`` evaluations by ``searcher`` (default
+    ``EvolutionSearch``) on ``search_metric`` (``"inherited_loss"``, the default, minimized: it
+    also orders the top ``top_k``; or ``"inherited_acc"``, maximized), BN recalibrated on the
+    first ``calib_size`` training rows, ``max_concurrent`` trials at a time, ``eval_batch`` per
+    trial, ``ordered`` (the same seed and ``max_concurrent``, default 4: the same search),
+    ``search_seed`` (default: from ``seed``; given, the search and retrain experiments are
+    ``<name>-{search,retrain}-s<search_seed>``, the supernet reused). Retrain: the ``top_k``
+    distinct networks for ``retrain_epochs`` (default ``task.max_epochs``). In
     ``storage_path/<name>-{supernet,search,retrain}``; ``resume=True`` continues them.
     """
     seeds = [int(s) for s in make_rng(seed).integers(2**31, size=3)]  # supernet, searcher, ASHA
@@ -481,14 +511,14 @@ def oneshot(
     search_mode(search_metric)  # an unknown metric fails before the supernet trains
     net: dict[str, Any] = {"sampler": sampler, "lr": lr, "batch_size": batch_size}
     net.update(_supernet_options(space, sampler, sampler_options, distill))
-    net.update(seed=seeds[0], resources=supernet_resources)
+    net.update(seed=seeds[0], resources=supernet_resources, distill_every=distill_every)
     start = time.perf_counter()
     path, supernet_metrics, weights = supernet_phase(
         space, task, epochs=supernet_epochs, name=f"{name}-supernet", **net, **common
     )
     t_supernet = time.perf_counter() - start
     options: dict[str, Any] = {"calib_size": calib_size, "searcher": searcher}
-    options.update(max_concurrent=max_concurrent, metric=search_metric)
+    options.update(max_concurrent=max_concurrent, metric=search_metric, raw_accuracy=False)
     options.update(eval_batch=eval_batch, ordered=ordered, name=f"{name}-search{tag}")
     search, _ = search_phase(
         space, task, weights, samples=search_samples, seed=seeds[1], **options, **common

@@ -209,13 +209,16 @@ def fixed_configs(configs: list[dict[str, Any]]) -> Any:
 
 def _row(config: Mapping[str, Any], metrics: Mapping[str, Any]) -> dict[str, Any]:
     arch, _ = split_arch(config)
-    return {
+    row: dict[str, Any] = {
         "arch": arch,
         "inherited_acc": float(metrics["inherited_acc"]),
         "inherited_loss": float(metrics.get("inherited_loss", math.nan)),
-        "inherited_acc_raw": float(metrics["inherited_acc_raw"]),
         "params": float(metrics["params"]),
     }
+    raw = float(metrics.get("inherited_acc_raw", math.nan))
+    if not math.isnan(raw):  # NaN: the search skipped it (presets.oneshot)
+        row["inherited_acc_raw"] = raw
+    return row
 
 
 def ranked_candidates(
@@ -223,8 +226,8 @@ def ranked_candidates(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``(rows, top k)`` of a search phase's RunResult: one row per distinct network (its
     first evaluation), best ``metric`` first (:data:`SEARCH_METRICS`: the highest inherited
-    accuracy or the lowest inherited loss; ties: raw accuracy, then the network key, so the
-    order does not depend on when trials finished)."""
+    accuracy or the lowest inherited loss; ties: raw accuracy if any, then the network key,
+    so the order does not depend on when trials finished)."""
     sign = 1.0 if search_mode(metric) == "min" else -1.0
     pairs: list[Any] = []
     for r in search.results:
@@ -243,7 +246,7 @@ def ranked_candidates(
     rows.sort(
         key=lambda row: (
             sign * row[metric],
-            -row["inherited_acc_raw"],
+            -row.get("inherited_acc_raw", 0.0),
             network_key(row["arch"]),
         )
     )

@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 
 from raysearch.nas import cost, macro_chain  # noqa: E402
 from raysearch.nas.datasets import mnist1d_task  # noqa: E402
+from raysearch.nas.trainable import split_arch  # noqa: E402
 from raysearch.tune import presets  # noqa: E402
 
 pytestmark = pytest.mark.ray
@@ -80,6 +81,24 @@ def test_distilled_supernet_and_loss_search(ray_local, tmp_path) -> None:
     assert losses == sorted(losses) and all(loss > 0 for loss in losses)
     assert out.top_k == out.candidates[:2] and out.winner in [row["arch"] for row in out.top_k]
     assert all(r.metrics["inherited_loss"] > 0 for r in out.search.results)
+    # compute in FLOPs too; the search skips the pass without BN recalibration
+    c = out.compute
+    assert c["search_forward"] == 4 * (128 + 128)  # 4 evaluations: calibration, validation
+    archs = [split_arch(r.config)[0] for r in out.search.results]
+    assert c["search_flops"] == 256 * sum(
+        cost(a, (40,), 10, latency=False)["flops"] for a in archs
+    )
+    assert c["flops"] == c["supernet_flops"] + c["search_flops"] + c["retrain_flops"] > 0
+    assert all(np.isnan(r.metrics["inherited_acc_raw"]) for r in out.search.results)
+
+
+def test_sparse_teacher_reaches_the_supernet_trial(ray_local, tmp_path) -> None:
+    """``distill_every=2``: the teacher trains on every other step (4 batches per epoch of
+    256 rows, 2 epochs: 8 steps, 4 with the teacher): fewer sample-passes than the
+    2 * 512 of a teacher every step."""
+    _, out = _run(tmp_path, search_samples=2, top_k=1, retrain_epochs=1, distill_every=2)
+    assert out.supernet_metrics["sample_passes"] == 2 * 256 + 4 * 64
+    assert out.compute["supernet_flops"] > 0 and out.winner_metrics["epoch"] == 1
 
 
 @pytest.mark.slow
@@ -91,6 +110,7 @@ def test_bench_oneshot_quick_runs(ray_local, tmp_path) -> None:
     assert main(args + ["search", "scaling"]) == 0
     report = json.loads(out.read_text())
     assert report["ranking"]["rows"] and "compute_ratio" in report["compare"]
+    assert report["compare"]["flops_ratio"] > 0 and report["compare"]["oneshot_flops"] > 0
     # ranking's ground truth: the mean of two stand-alone training seeds (seed 0 reported too)
     per_seed = report["ranking"]["standalone_per_seed"]
     assert len(per_seed) == 2 and per_seed[0] != per_seed[1]

@@ -126,3 +126,56 @@ def test_evaluate_arch_reports_the_recalibrated_loss() -> None:
     sub = recalibrate_bn(trainer.model.extract(arch), spec.calib_x)
     assert (metrics["inherited_acc"], metrics["inherited_loss"]) == accuracy_and_loss(sub, x, y)
     assert 0.0 < metrics["inherited_loss"] < 10.0
+
+
+def test_path_flops_equal_the_built_networks() -> None:
+    from raysearch.nas import cost
+    from raysearch.nas.supernet import path_flops
+
+    rng = np.random.default_rng(3)
+    image = macro_chain(max_blocks=2, widths=(4, 8), kernels=(3, 5), expansions=(1, 2))
+    for space, shape in ((SPACE, (16,)), (image, (1, 8, 8))):
+        for _ in range(12):
+            arch = space.to_config(space.sample(rng))
+            assert path_flops(arch, shape, 4) == cost(arch, shape, 4, latency=False)["flops"]
+
+
+def test_sparse_teacher_caches_its_soft_outputs() -> None:
+    """``distill_every=2``: the teacher runs on every other step; in between, the student
+    trains on the cached soft outputs of its rows; FLOPs count every path trained."""
+    from raysearch.nas.supernet import path_flops
+
+    trainer = SuperNetTrainer(
+        SPACE, _data(), (16,), 4, sampler="uniform", batch_size=64, epochs=3, seed=0,
+        distill=True, distill_every=2,
+    )  # fmt: skip
+    _smallest_only(trainer)
+    smallest = trainer.sample(trainer.rng)[0]
+    first = trainer.train_epoch()  # one batch: the whole data set; the teacher's step
+    assert first["paths"] == 2 and bool(trainer.has_soft.all())
+    cached = trainer.soft.clone()
+    x, _ = (torch.as_tensor(a) for a in _data())
+    with torch.no_grad():
+        out = trainer.model(x, smallest)  # train mode: batch statistics, as in the step
+    second = trainer.train_epoch()  # no teacher: the student on the cached outputs
+    expected = torch.nn.functional.cross_entropy(out, cached)
+    assert second["paths"] == 1 and torch.equal(trainer.soft, cached)
+    assert second["train_loss"] == pytest.approx(float(expected), rel=1e-5)
+    assert trainer.train_epoch()["paths"] == 2  # the third step: the teacher again
+    student = 3 * 64 * path_flops(smallest, (16,), 4)
+    assert trainer.flops > 3 * student  # three student paths and two (larger) teachers
+    with pytest.raises(ValueError, match="distill_every"):
+        _trainer(distill=True, distill_every=0)
+
+
+def test_sparse_teacher_checkpoint_continues_exactly(tmp_path: Path) -> None:
+    a = _trainer(distill=True, distill_every=3)
+    a.train_epoch()
+    a.save(str(tmp_path))
+    a.train_epoch()
+    b = _trainer(distill=True, distill_every=3)
+    b.load(str(tmp_path))
+    b.train_epoch()
+    assert (a.steps, a.flops) == (b.steps, b.flops) and torch.equal(a.soft, b.soft)
+    for (name, p), q in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert torch.equal(p, q), name

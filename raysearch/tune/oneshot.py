@@ -31,8 +31,9 @@ phase is read back, not rerun). Example::
                           retrain_epochs=5, storage_path="~/ray_results", name="oneshot")
     out.winner, out.winner_metrics["val_acc"], out.compute
 
-Several GPUs for the supernet (Ray Train DDP) are not supported yet: the supernet trial
-takes ``supernet_resources`` (one GPU at most).
+The supernet trial takes ``supernet_resources`` (with a GPU it trains there); with
+``supernet_workers=N`` it is a Ray Train trial of N data-parallel workers, each with
+``supernet_resources`` (:mod:`raysearch.tune.oneshot_ddp`).
 """
 
 from __future__ import annotations
@@ -116,7 +117,12 @@ class _SupernetSpec:
 
 
 def _trainer(spec: _SupernetSpec) -> SuperNetTrainer:
-    return SuperNetTrainer(
+    """The trial's trainer, on the GPU when Ray gave the trial one (one worker: exactly
+    :class:`SuperNetTrainer` on the CPU)."""
+    from raysearch.nas.sharded import ShardedSuperNetTrainer
+    from raysearch.trainables.tabular import trial_device
+
+    return ShardedSuperNetTrainer(
         spec.space,
         spec.task.train_data,
         tuple(int(s) for s in spec.task.input_shape),
@@ -129,6 +135,7 @@ def _trainer(spec: _SupernetSpec) -> SuperNetTrainer:
         seed=spec.seed,
         distill=spec.distill,
         distill_every=spec.distill_every,
+        device=trial_device(),
     )
 
 
@@ -163,16 +170,39 @@ def supernet_phase(
     distill: bool = False,
     distill_every: int = 1,
     resources: Mapping[str, float] | None = None,
+    workers: int = 1,
     **run_options: Any,
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """Phase 1: trains the supernet in one trial. Returns ``(checkpoint folder, last
     metrics, state_dict)``; ``distill``: in-place distillation from the largest subnet
     (``SuperNetTrainer(distill=True)``, a macro space; its ``sample_passes`` count the
     teacher's path; ``distill_every``: the teacher every k-th step, its soft outputs cached
-    per row); ``run_options`` go to :func:`raysearch.run` (``storage_path``,
-    ``name``, ``resume``, ``verbose``)."""
+    per row); ``resources``: the trial's (with ``{"gpu": 1}`` it trains on the GPU);
+    ``workers`` > 1: a Ray Train trial of that many data-parallel workers, each with
+    ``resources`` (:func:`raysearch.tune.oneshot_ddp.supernet_phase_ddp`); ``run_options``
+    go to :func:`raysearch.run` (``storage_path``, ``name``, ``resume``, ``verbose``)."""
     from raysearch.tune.run import run
 
+    if workers > 1:
+        from raysearch.tune.oneshot_ddp import supernet_phase_ddp, worker_resources
+
+        per_worker, use_gpu = worker_resources(resources)
+        return supernet_phase_ddp(
+            space,
+            task,
+            epochs=epochs,
+            num_workers=workers,
+            use_gpu=use_gpu,
+            resources_per_worker=per_worker,
+            sampler=sampler,
+            sampler_options=sampler_options,
+            lr=lr,
+            batch_size=batch_size,
+            seed=seed,
+            distill=distill,
+            distill_every=distill_every,
+            **run_options,
+        )
     options = dict(sampler_options or {})
     spec = _SupernetSpec(
         space, task, int(epochs), sampler, options, lr, batch_size, seed, bool(distill)
@@ -456,7 +486,7 @@ def _supernet_options(
     distill = space.to_dict().get("kind") == "macro" if distill is None else bool(distill)
     if options is None and distill and sampler in ("auto", "depth_weighted"):
         options = {"power": 1.0}
-    return {"distill": distill, "sampler_options": options}
+    return {"sampler": sampler, "distill": distill, "sampler_options": options}
 
 
 def oneshot(
@@ -485,21 +515,22 @@ def oneshot(
     resume: bool = False,
     seed: SeedLike = 0,
     supernet_resources: Mapping[str, float] | None = None,
+    supernet_workers: int = 1,
     verbose: int = 0,
 ) -> OneShotResult:
     """One-shot architecture search in three Tune experiments (module docstring).
 
     ``space``: a macro or cell space; ``task``: data and training settings. Supernet:
-    ``supernet_epochs``, ``sampler`` (``SAMPLERS``), ``sampler_options``, ``lr``,
-    ``batch_size``, ``supernet_resources`` (one CPU), ``distill`` (in-place distillation from
-    the largest subnet; default None: on for a macro space; depth power 1 unless
-    ``sampler_options`` say otherwise), ``distill_every`` (the teacher every k-th step, soft
-    outputs cached). Search: ``search_samples`` evaluations by ``searcher`` (default
-    ``EvolutionSearch``) on ``search_metric`` (``"inherited_loss"``, the default, minimized: it
-    also orders the top ``top_k``; or ``"inherited_acc"``, maximized), BN recalibrated on the
-    first ``calib_size`` training rows, ``max_concurrent`` trials at a time, ``eval_batch`` per
-    trial, ``ordered`` (the same seed and ``max_concurrent``, default 4: the same search),
-    ``search_seed`` (default: from ``seed``; given, the search and retrain experiments are
+    ``supernet_epochs``, ``sampler`` (``SAMPLERS``), ``sampler_options``, ``lr``, ``batch_size``,
+    ``supernet_resources`` (one CPU; per worker if ``supernet_workers`` > 1: a Ray Train trial),
+    ``distill`` (from the largest subnet; None: on for a macro space, depth power 1 unless
+    ``sampler_options`` say otherwise), ``distill_every`` (the teacher every k-th step). Search:
+    ``search_samples`` evaluations by ``searcher`` (default ``EvolutionSearch``) on
+    ``search_metric`` (``"inherited_loss"``, the default, minimized: it also orders the top
+    ``top_k``; or ``"inherited_acc"``, maximized), BN recalibrated on the first ``calib_size``
+    training rows, ``max_concurrent`` trials at a time, ``eval_batch`` per trial, ``ordered``
+    (the same seed and ``max_concurrent``, default 4: the same search), ``search_seed``
+    (default: from ``seed``; given, the search and retrain experiments are
     ``<name>-{search,retrain}-s<search_seed>``, the supernet reused). Retrain: the ``top_k``
     distinct networks for ``retrain_epochs`` (default ``task.max_epochs``). In
     ``storage_path/<name>-{supernet,search,retrain}``; ``resume=True`` continues them.
@@ -509,9 +540,9 @@ def oneshot(
     seeds[1] = seeds[1] if search_seed is None else int(search_seed)
     common: dict[str, Any] = {"storage_path": storage_path, "resume": resume, "verbose": verbose}
     search_mode(search_metric)  # an unknown metric fails before the supernet trains
-    net: dict[str, Any] = {"sampler": sampler, "lr": lr, "batch_size": batch_size}
-    net.update(_supernet_options(space, sampler, sampler_options, distill))
-    net.update(seed=seeds[0], resources=supernet_resources, distill_every=distill_every)
+    net = _supernet_options(space, sampler, sampler_options, distill)
+    net.update(seed=seeds[0], lr=lr, batch_size=batch_size, distill_every=distill_every)
+    net.update(resources=supernet_resources, workers=supernet_workers)
     start = time.perf_counter()
     path, supernet_metrics, weights = supernet_phase(
         space, task, epochs=supernet_epochs, name=f"{name}-supernet", **net, **common
@@ -526,13 +557,9 @@ def oneshot(
     t_search = time.perf_counter() - start - t_supernet
     candidates, best = ranked_candidates(search, top_k, search_metric)
     epochs = int(task.max_epochs if retrain_epochs is None else retrain_epochs)
+    archs = [row["arch"] for row in best]
     retrain, winner, winner_metrics = retrain_phase(
-        task,
-        [row["arch"] for row in best],
-        epochs=epochs,
-        seed=seeds[2],
-        name=f"{name}-retrain{tag}",
-        **common,
+        task, archs, epochs=epochs, seed=seeds[2], name=f"{name}-retrain{tag}", **common
     )
     seconds = (t_supernet, t_search, time.perf_counter() - start - t_supernet - t_search)
     compute = _compute(task, supernet_metrics, search, retrain, seconds)

@@ -27,7 +27,7 @@ from raysearch.nas.sharded import ShardedSuperNetTrainer
 from raysearch.nas.trainable import NASTask
 from raysearch.space import Space
 
-__all__ = ["supernet_phase_ddp", "SupernetDDPSpec"]
+__all__ = ["supernet_phase_ddp", "SupernetDDPSpec", "worker_resources"]
 
 
 @dataclass
@@ -108,6 +108,18 @@ def _supernet_driver(config: dict[str, Any], spec: SupernetDDPSpec) -> None:
     ).fit()
 
 
+def worker_resources(
+    resources: Mapping[str, float] | None,
+) -> tuple[dict[str, float] | None, bool]:
+    """Tune-style per-worker resources (``{"cpu": 2, "gpu": 1}``) as Ray Train's
+    ``resources_per_worker`` and ``use_gpu`` (None: Ray Train's default, one CPU)."""
+    if not resources:
+        return None, False
+    names = {"cpu": "CPU", "gpu": "GPU"}
+    per_worker = {names.get(k, k): float(v) for k, v in resources.items()}
+    return per_worker, per_worker.get("GPU", 0.0) > 0
+
+
 def supernet_phase_ddp(
     space: Space,
     task: NASTask,
@@ -122,6 +134,7 @@ def supernet_phase_ddp(
     batch_size: int = 128,
     seed: int = 0,
     distill: bool = False,
+    distill_every: int = 1,
     storage: str | None = None,
     **run_options: Any,
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -162,6 +175,7 @@ def supernet_phase_ddp(
             batch_size=int(batch_size),
             seed=int(seed),
             distill=bool(distill),
+            distill_every=int(distill_every),
         ),
         num_workers,
         bool(use_gpu),

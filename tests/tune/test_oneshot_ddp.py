@@ -12,7 +12,8 @@ from raysearch.nas import macro_chain  # noqa: E402
 from raysearch.nas.datasets import mnist1d_task  # noqa: E402
 from raysearch.nas.sampling import extreme_arch  # noqa: E402
 from raysearch.nas.supernet import SuperNet, accuracy  # noqa: E402
-from raysearch.tune.oneshot_ddp import supernet_phase_ddp  # noqa: E402
+from raysearch.tune.oneshot import supernet_phase  # noqa: E402
+from raysearch.tune.oneshot_ddp import supernet_phase_ddp, worker_resources  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -21,12 +22,13 @@ SPACE = macro_chain(max_blocks=2, widths=(4, 8), kernels=(3, 5), expansions=(1, 
 
 def test_supernet_trial_on_two_workers(ray_local, tmp_path) -> None:
     task = mnist1d_task(max_epochs=2, n_train=256, n_val=128, batch_size=64)
-    folder, metrics, weights = supernet_phase_ddp(
+    # through phase 1's entry point, as presets.oneshot(supernet_workers=2) calls it
+    folder, metrics, weights = supernet_phase(
         SPACE,
         task,
         epochs=2,
-        num_workers=2,
-        resources_per_worker={"CPU": 0.5},
+        workers=2,
+        resources={"cpu": 0.5},
         batch_size=64,
         distill=True,
         storage_path=str(tmp_path),
@@ -42,6 +44,12 @@ def test_supernet_trial_on_two_workers(ray_local, tmp_path) -> None:
     x, y = task.val_data
     arch = extreme_arch(SPACE, "largest", np.random.default_rng(0))
     assert 0.0 <= accuracy(net, np.asarray(x), np.asarray(y), arch=arch) <= 1.0
+
+
+def test_worker_resources_in_ray_trains_spelling() -> None:
+    assert worker_resources(None) == (None, False)
+    assert worker_resources({"cpu": 2, "gpu": 1}) == ({"CPU": 2.0, "GPU": 1.0}, True)
+    assert worker_resources({"CPU": 0.5}) == ({"CPU": 0.5}, False)
 
 
 def test_bad_worker_counts_are_refused() -> None:

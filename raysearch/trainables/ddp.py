@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ddp_trainable", "DDPSpec", "train_run_storage"]
+__all__ = ["ddp_trainable", "DDPSpec", "train_run_storage", "fit_in_trial"]
 
 
 @dataclass
@@ -107,29 +107,53 @@ def train_run_storage(storage_path: str | None = None) -> dict[str, Any]:
     }
 
 
-def _ddp_driver(config: dict[str, Any], spec: DDPSpec) -> None:
-    """The Tune trial (use ray.tune.* here): one TorchTrainer run, named after the trial."""
+def fit_in_trial(
+    worker: Callable[[dict[str, Any]], None],
+    loop_config: dict[str, Any],
+    *,
+    prefix: str,
+    num_workers: int,
+    use_gpu: bool = False,
+    resources_per_worker: dict[str, float] | None = None,
+    storage_path: str | None = None,
+) -> Any:
+    """Runs ``worker`` on a Ray Train ``TorchTrainer`` of ``num_workers`` workers from inside
+    a Tune trial (use ray.tune.* here): the Train run is named ``<prefix>-<trial id>``, kept
+    where :func:`train_run_storage` says, and rank 0's reports reach Tune
+    (``TuneReportCallback``: the metrics, and the checkpoint's path as ``checkpoint_path``)."""
     from ray import train, tune
     from ray.train.torch import TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback
 
-    context = tune.get_context()
     trainer = TorchTrainer(
-        _ddp_worker,
-        train_loop_config={"config": dict(config), "spec": spec},
+        worker,
+        train_loop_config=loop_config,
         scaling_config=train.ScalingConfig(
-            num_workers=spec.num_workers,
-            use_gpu=spec.use_gpu,
-            resources_per_worker=spec.resources_per_worker,
+            num_workers=num_workers,
+            use_gpu=use_gpu,
+            resources_per_worker=resources_per_worker,
         ),
         run_config=train.RunConfig(
-            name=f"ddp-{context.get_trial_id()}",
-            **train_run_storage(spec.storage_path),
+            name=f"{prefix}-{tune.get_context().get_trial_id()}",
+            **train_run_storage(storage_path),
             checkpoint_config=train.CheckpointConfig(num_to_keep=2),
             callbacks=[TuneReportCallback()],
         ),
     )
-    trainer.fit()
+    return trainer.fit()
+
+
+def _ddp_driver(config: dict[str, Any], spec: DDPSpec) -> None:
+    """The Tune trial: one TorchTrainer run, named after the trial."""
+    fit_in_trial(
+        _ddp_worker,
+        {"config": dict(config), "spec": spec},
+        prefix="ddp",
+        num_workers=spec.num_workers,
+        use_gpu=spec.use_gpu,
+        resources_per_worker=spec.resources_per_worker,
+        storage_path=spec.storage_path,
+    )
 
 
 def ddp_trainable(

@@ -84,28 +84,17 @@ def _supernet_worker(loop_config: dict[str, Any]) -> None:
 def _supernet_driver(config: dict[str, Any], spec: SupernetDDPSpec) -> None:
     """The Tune trial: one TorchTrainer run named after it; its workers' (rank 0's)
     per-epoch metrics reach Tune with the checkpoint's path (``checkpoint_path``)."""
-    from ray import train, tune
-    from ray.train.torch import TorchTrainer
-    from ray.tune.integration.ray_train import TuneReportCallback
+    from raysearch.trainables.ddp import fit_in_trial
 
-    from raysearch.trainables.ddp import train_run_storage
-
-    context = tune.get_context()
-    TorchTrainer(
+    fit_in_trial(
         _supernet_worker,
-        train_loop_config={"spec": spec},
-        scaling_config=train.ScalingConfig(
-            num_workers=spec.num_workers,
-            use_gpu=spec.use_gpu,
-            resources_per_worker=spec.resources_per_worker,
-        ),
-        run_config=train.RunConfig(
-            name=f"supernet-ddp-{context.get_trial_id()}",
-            **train_run_storage(spec.storage_path),
-            checkpoint_config=train.CheckpointConfig(num_to_keep=2),
-            callbacks=[TuneReportCallback()],
-        ),
-    ).fit()
+        {"spec": spec},
+        prefix="supernet-ddp",
+        num_workers=spec.num_workers,
+        use_gpu=spec.use_gpu,
+        resources_per_worker=spec.resources_per_worker,
+        storage_path=spec.storage_path,
+    )
 
 
 def worker_resources(

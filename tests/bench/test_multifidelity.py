@@ -84,6 +84,8 @@ def test_equal_compute_lets_early_stopping_start_more_trials():
 def test_wide_task_has_a_fixed_grid_beyond_the_default():
     assert len(mf.grid_points("diamonds_wide")) == 504 > len(mf.grid_points("diamonds"))
     assert mf.grid_points("diamonds_wide", "wide") == mf.grid_points("diamonds", "wide")
+    assert len(mf.grid_points("health_insurance_wide")) == 504
+    assert len(mf.grid_points("digits_wide")) == 384 == len(mf.grid_points("digits", "wide"))
 
 
 def test_rank_correlation_gate_keeps_slow_starters_at_equal_compute():

@@ -187,7 +187,7 @@ class Forecaster:
         # floor covers the searched member's refit (the local search ends by its deadline)
         refits = sum(c.seconds for c in baselines) / windows
         reserve = max(0.5, 0.02 * self.time_budget_s) + 1.2 * refits
-        reserve += 2.5 if self._uses_ray() else 0.0
+        reserve += 1.5 if self._uses_ray() else 0.0
         search_deadline = deadline - reserve
         payload = {
             "panel": panel,

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from raysearch.core.rng import SeedLike, make_rng
-from raysearch.nas.supernet import SuperNet, macro_limits
+from raysearch.nas.supernet import SuperNet, is_macro, macro_limits
 from raysearch.space import Space
 
 __all__ = [
@@ -122,7 +122,7 @@ def sandwich_paths(space: Space, n_random: int = 2) -> Sampler:
 def auto_paths(space: Space, power: float = 2.0) -> Sampler:
     """The default: ``"depth_weighted"`` for a macro space whose depth varies (it ranked
     architectures best in bench oneshot), ``"uniform"`` otherwise (a cell space)."""
-    if space.to_dict().get("kind") == "macro":
+    if is_macro(space):
         limits = macro_limits(space)
         if limits["max_blocks"] > limits["min_blocks"]:
             return depth_weighted_paths(space, power)
@@ -230,7 +230,7 @@ class SuperNetTrainer:
         self.soft = torch.zeros(len(self.y), num_classes)  # the teacher's latest outputs
         self.has_soft = torch.zeros(len(self.y), dtype=torch.bool)
         self.shape = (tuple(input_shape), int(num_classes))
-        self.macro = space.to_dict().get("kind") == "macro"  # path_flops: macro paths
+        self.macro = is_macro(space)  # path_flops: macro paths
 
     def _optimizer(self, epoch: int) -> tuple[Any, Any]:
         """A fresh optimizer over the model's parameters, its cosine schedule at ``epoch``."""

@@ -45,6 +45,7 @@ from raysearch.space import Space
 __all__ = [
     "SUPERNET_OPS",
     "SuperNet",
+    "is_macro",
     "macro_limits",
     "recalibrate_bn",
     "accuracy",
@@ -67,6 +68,11 @@ def _choices(value: Any) -> list[Any]:
     if isinstance(value, Mapping):
         raise ArchitectureError(f"a supernet needs categorical block choices, got {value!r}")
     return [value]
+
+
+def is_macro(space: Space) -> bool:
+    """Whether ``space`` is a :func:`raysearch.nas.macro_chain` space (``kind="macro"``)."""
+    return bool(space.to_dict().get("kind") == "macro")
 
 
 def macro_limits(space: Space) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from typing import Any
 
 from raysearch.core.rng import SeedLike, make_rng
 from raysearch.nas.sampling import SuperNetTrainer
-from raysearch.nas.supernet import SuperNet, accuracy, from_arrays, recalibrate_bn
+from raysearch.nas.supernet import SuperNet, accuracy, from_arrays, is_macro, recalibrate_bn
 from raysearch.nas.trainable import NASTask, split_arch
 from raysearch.space import Space
 from raysearch.tune.oneshot_search import (
@@ -483,7 +483,7 @@ def _supernet_options(
     sampler's options: ``options``, else with distillation depth power 1 for the
     depth-weighted samplers (the teacher trains the deep blocks every step; bench oneshot
     measured power 1 with it)."""
-    distill = space.to_dict().get("kind") == "macro" if distill is None else bool(distill)
+    distill = is_macro(space) if distill is None else bool(distill)
     if options is None and distill and sampler in ("auto", "depth_weighted"):
         options = {"power": 1.0}
     return {"sampler": sampler, "distill": distill, "sampler_options": options}

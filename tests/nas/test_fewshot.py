@@ -19,6 +19,7 @@ from raysearch.nas.fewshot import (  # noqa: E402
 )
 from raysearch.nas.sampling import SuperNetTrainer, make_sampler  # noqa: E402
 from raysearch.nas.supernet import SuperNet, accuracy, from_arrays, to_arrays  # noqa: E402
+from tests.helpers.supernet_data import toy_data  # noqa: E402
 
 SPACE = macro_chain(
     max_blocks=3, widths=(4, 8, 12), kernels=(3, 5), expansions=(1, 2), stem_width=6
@@ -26,10 +27,7 @@ SPACE = macro_chain(
 
 
 def _data(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 16)).astype(np.float32)
-    y = (x[:, :8].sum(1) > 0).astype(np.int64) + 2 * (x[:, 8:].sum(1) > 0)
-    return x, y
+    return toy_data(n, seed)
 
 
 def _archs(n: int = 6) -> list[dict]:

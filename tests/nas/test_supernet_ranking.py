@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 from raysearch.nas import ArchitectureError, macro_chain, nb201_cell  # noqa: E402
 from raysearch.nas.sampling import SuperNetTrainer, extreme_arch  # noqa: E402
 from raysearch.nas.supernet import accuracy, accuracy_and_loss, recalibrate_bn  # noqa: E402
+from tests.helpers.supernet_data import toy_data  # noqa: E402
 
 SPACE = macro_chain(
     max_blocks=3, widths=(4, 8, 12), kernels=(3, 5), expansions=(1, 2), stem_width=6
@@ -21,10 +22,7 @@ SPACE = macro_chain(
 
 
 def _data(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 16)).astype(np.float32)
-    y = (x[:, :8].sum(1) > 0).astype(np.int64) + 2 * (x[:, 8:].sum(1) > 0)
-    return x, y
+    return toy_data(n, seed)
 
 
 def _trainer(**options: Any) -> SuperNetTrainer:

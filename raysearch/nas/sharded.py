@@ -100,10 +100,15 @@ class ShardedSuperNetTrainer(SuperNetTrainer):
 
     def _step(self, xs: Any, ys: Any, *rows: Any) -> tuple[float, int]:
         """The step on this rank's shard (``rows``: the batch's row indices, sharded alike)."""
-        if len(xs) >= 2 * self.world_size:  # a tiny last batch: every rank takes all of it
+        whole = len(xs) < 2 * self.world_size  # a tiny last batch: every rank takes all of it
+        if not whole:
             part = slice(self.rank, None, self.world_size)
             xs, ys, rows = xs[part], ys[part], tuple(r[part] for r in rows)
-        return super()._step(xs.to(self.device), ys.to(self.device), *rows)
+        flops = getattr(self, "flops", 0)
+        out = super()._step(xs.to(self.device), ys.to(self.device), *rows)
+        if whole and self.rank > 0:  # the ranks' FLOPs are summed per epoch: count it once
+            self.flops = flops
+        return out
 
     def train_epoch(self) -> dict[str, Any]:
         """:meth:`SuperNetTrainer.train_epoch`; ``train_loss`` is averaged over the ranks."""

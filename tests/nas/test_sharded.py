@@ -18,7 +18,8 @@ from tests.helpers.supernet_data import toy_data  # noqa: E402
 SPACE = macro_chain(max_blocks=3, widths=(4, 8), kernels=(3, 5), expansions=(1, 2), stem_width=6)
 
 
-def _data(n: int = 96, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _data(n: int = 97, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """97 rows: batches of 32, 32, 32 and a last one of 1 row (every rank takes it whole)."""
     return toy_data(n, seed)
 
 

@@ -79,9 +79,7 @@ class ShardedSuperNetTrainer(SuperNetTrainer):
         """The model (in place: the optimizer keeps the same parameters) and the per-row
         tensors the steps index (the distillation cache) on ``device``."""
         self.model.to(self.device)
-        for name in ("soft", "has_soft"):
-            if hasattr(self, name):
-                setattr(self, name, getattr(self, name).to(self.device))
+        self.soft, self.has_soft = self.soft.to(self.device), self.has_soft.to(self.device)
 
     def load_state_dict(self, state: Any) -> None:
         super().load_state_dict(state)
@@ -98,32 +96,32 @@ class ShardedSuperNetTrainer(SuperNetTrainer):
         super().split_now(at)
         self._to_device()
 
-    def _step(self, xs: Any, ys: Any, *rows: Any) -> tuple[float, int]:
-        """The step on this rank's shard (``rows``: the batch's row indices, sharded alike)."""
+    def _step(self, xs: Any, ys: Any, idx: Any) -> tuple[float, int]:
+        """The step on this rank's shard (``idx``: the batch's row indices, sharded alike)."""
         whole = len(xs) < 2 * self.world_size  # a tiny last batch: every rank takes all of it
         if not whole:
             part = slice(self.rank, None, self.world_size)
-            xs, ys, rows = xs[part], ys[part], tuple(r[part] for r in rows)
-        flops = getattr(self, "flops", 0)
-        out = super()._step(xs.to(self.device), ys.to(self.device), *rows)
+            xs, ys, idx = xs[part], ys[part], idx[part]
+        flops = self.flops
+        out = super()._step(xs.to(self.device), ys.to(self.device), idx)
         if whole and self.rank > 0:  # the ranks' FLOPs are summed per epoch: count it once
             self.flops = flops
         return out
 
     def train_epoch(self) -> dict[str, Any]:
         """:meth:`SuperNetTrainer.train_epoch`; ``train_loss`` is averaged over the ranks."""
-        flops = getattr(self, "flops", 0)
+        flops = self.flops
         metrics = super().train_epoch()
         if self.world_size > 1:
             import torch
             import torch.distributed as dist
 
-            both = [float(metrics["train_loss"]), float(getattr(self, "flops", 0) - flops)]
+            both = [float(metrics["train_loss"]), float(self.flops - flops)]
             sums = torch.tensor(both, dtype=torch.float64, device=self.device)
             dist.all_reduce(sums)
             metrics["train_loss"] = float(sums[0]) / self.world_size
-            if "flops" in metrics:  # every rank counted its shard's FLOPs: the sum is the step's
-                self.flops = flops + int(round(float(sums[1])))
-                metrics["flops"] = self.flops
+            # every rank counted its shard's FLOPs: their sum is the epoch's
+            self.flops = flops + int(round(float(sums[1])))
+            metrics["flops"] = self.flops
         metrics["workers"] = self.world_size
         return metrics

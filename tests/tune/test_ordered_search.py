@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 
 import numpy as np
 import pytest
@@ -146,18 +145,22 @@ def test_ordered_needs_a_concurrency() -> None:
 
 # ----------------------------------------------------------------------------- real Ray
 def _sleepy(config: dict) -> dict:
-    salt = config["salt"]
-    key = f"{salt}:{config['x']:.12f}".encode()
-    time.sleep(1.0 * (zlib.crc32(key) % 2))  # 0 or 1 s, random per run and config
+    if config["x"] == config["slow_x"]:
+        time.sleep(3.0)  # this trial finishes after the ones suggested after it
     return {"loss": _value(config), "done_at": time.time()}
 
 
-def _ray_run(salt: int, c: int, storage: str) -> tuple[list[dict], list[float]]:
+def _first_suggestions(k: int) -> list[float]:
+    core = TPESearch(SPACE, seed=0, n_startup=3)
+    return [core.ask(f"t{i}")["x"] for i in range(k)]
+
+
+def _ray_run(slow_x: float, name: str, c: int, storage: str) -> tuple[list[dict], list[float]]:
     from raysearch.tune.run import run
 
     core = TPESearch(SPACE, seed=0, n_startup=3)
     result = run(
-        lambda config: _sleepy({**config, "salt": salt}),
+        lambda config: _sleepy({**config, "slow_x": slow_x}),
         None,
         metric="loss",
         mode="min",
@@ -165,7 +168,7 @@ def _ray_run(salt: int, c: int, storage: str) -> tuple[list[dict], list[float]]:
         num_samples=8,
         max_concurrent=c,
         storage_path=storage,
-        name=f"ordered-{salt}",
+        name=name,
         verbose=0,
     )
     finish = sorted(result.results, key=lambda r: r.metrics["done_at"])
@@ -175,10 +178,15 @@ def _ray_run(salt: int, c: int, storage: str) -> tuple[list[dict], list[float]]:
 
 @pytest.mark.ray
 def test_ray_run_same_seed_same_trials(ray_local, tmp_path) -> None:
-    first, finished_1 = _ray_run(1, 3, str(tmp_path))
-    second, finished_2 = _ray_run(2, 3, str(tmp_path))
+    # two runs with other timings: the first suggestion is slow in one, the second in the
+    # other, so both complete out of suggestion order (2 CPUs run two trials at once)
+    slow = _first_suggestions(2)
+    first, finished_1 = _ray_run(slow[0], "ordered-1", 3, str(tmp_path))
+    second, finished_2 = _ray_run(slow[1], "ordered-2", 3, str(tmp_path))
     assert len(first) == 8
     assert first == second
     suggested = [c["x"] for c in first]
+    assert suggested[:2] == slow
     # the timings did scramble the completion order (else the test would prove nothing)
-    assert finished_1 != suggested or finished_2 != suggested
+    assert finished_1 != suggested and finished_2 != suggested
+    assert finished_1 != finished_2

@@ -153,7 +153,7 @@ def _sampler_options(a: Any, distill: bool = False) -> dict[str, Any]:
     """The depth-weighted sampler's power: ``--depth-power``, else 1 with distillation (the
     teacher trains the deep blocks every step) and 2 without."""
     power = a.depth_power if a.depth_power is not None else (1.0 if distill else 2.0)
-    return {"power": power} if a.sampler in ("auto", "depth_weighted") else {}
+    return {"power": power} if a.sampler in ("auto", "depth_weighted", "fair") else {}
 
 
 def _rank_row(
@@ -482,7 +482,9 @@ def _parser() -> Any:
     )
     ap.add_argument("--supernet-epochs", type=int, default=30)
     ap.add_argument(
-        "--sampler", default="auto", choices=["auto", "uniform", "sandwich", "depth_weighted"]
+        "--sampler",
+        default="auto",
+        choices=["auto", "uniform", "sandwich", "depth_weighted", "fair"],
     )
     ap.add_argument(
         "--depth-power",

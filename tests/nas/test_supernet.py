@@ -145,7 +145,7 @@ def test_samplers() -> None:
     b = make_sampler("sandwich", SPACE)(np.random.default_rng(7))
     assert a == b
     with pytest.raises(ValueError, match="sampler"):
-        make_sampler("fair", SPACE)
+        make_sampler("fairest", SPACE)
     with pytest.raises(ValueError, match="optimizer"):
         SuperNetTrainer(SPACE, _data(), (16,), 4, optimizer="rmsprop")
     # uniform sampling visits every depth

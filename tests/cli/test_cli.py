@@ -126,8 +126,12 @@ def test_failing_trainables_are_reported_truthfully(tmp_path):
     # raises every time: stopped after the first 3 with one line, no traceback
     out = raysearch_cli("run", "boom.yaml", "--quiet", cwd=tmp_path)
     assert out.returncode == 1
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr[-3000:]
+    # Ray forwards what a worker prints as it is stopped; sometimes that is its SIGTERM
+    # handler's "Exception ignored ... SystemExit" (a Ray wart, not raysearch's traceback)
+    lines = [line for line in out.stderr.strip().splitlines() if "(boom pid=" not in line]
+    forwarded = out.stderr.count("(boom pid=")
+    assert not forwarded or "sigterm_handler" in out.stderr, out.stderr[-3000:]
+    assert len(lines) == 1 and "Traceback" not in "\n".join(lines), out.stderr[-3000:]
     assert lines[0].startswith("raysearch: error: the first 3 trials all failed")
     assert "RuntimeError: boom on purpose" in lines[0] and "'fail_fast: 0' in the file" in lines[0]
     board = raysearch_cli("leaderboard", "out/boom", cwd=tmp_path)

@@ -61,6 +61,7 @@ import numpy as np
 
 from raysearch.bench.common import add_cpus_option, add_json_option, bench_parser, init_local_ray
 from raysearch.bench.report import format_table, write_json
+from raysearch.nas.sampling import DEPTH_POWER_SAMPLERS, SAMPLERS
 
 __all__ = ["main", "bench_space", "kendall_tau", "top_k_precision", "StandaloneCache"]
 
@@ -153,7 +154,7 @@ def _sampler_options(a: Any, distill: bool = False) -> dict[str, Any]:
     """The depth-weighted sampler's power: ``--depth-power``, else 1 with distillation (the
     teacher trains the deep blocks every step) and 2 without."""
     power = a.depth_power if a.depth_power is not None else (1.0 if distill else 2.0)
-    return {"power": power} if a.sampler in ("auto", "depth_weighted", "fair") else {}
+    return {"power": power} if a.sampler in DEPTH_POWER_SAMPLERS else {}
 
 
 def _rank_row(
@@ -481,11 +482,7 @@ def _parser() -> Any:
         help="ranking: stand-alone accuracy = mean over this many training seeds (0, 1, ...)",
     )
     ap.add_argument("--supernet-epochs", type=int, default=30)
-    ap.add_argument(
-        "--sampler",
-        default="auto",
-        choices=["auto", "uniform", "sandwich", "depth_weighted", "fair"],
-    )
+    ap.add_argument("--sampler", default="auto", choices=sorted(SAMPLERS))
     ap.add_argument(
         "--depth-power",
         type=float,

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raysearch.core.rng import SeedLike, make_rng
-from raysearch.nas.sampling import SuperNetTrainer
+from raysearch.nas.sampling import DEPTH_POWER_SAMPLERS, SuperNetTrainer
 from raysearch.nas.supernet import SuperNet, accuracy, from_arrays, is_macro, recalibrate_bn
 from raysearch.nas.trainable import NASTask, split_arch
 from raysearch.space import Space
@@ -484,7 +484,7 @@ def _supernet_options(
     depth-weighted samplers (the teacher trains the deep blocks every step; bench oneshot
     measured power 1 with it)."""
     distill = is_macro(space) if distill is None else bool(distill)
-    if options is None and distill and sampler in ("auto", "depth_weighted"):
+    if options is None and distill and sampler in DEPTH_POWER_SAMPLERS:
         options = {"power": 1.0}
     return {"sampler": sampler, "distill": distill, "sampler_options": options}
 

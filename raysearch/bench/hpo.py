@@ -16,6 +16,11 @@ its seeds, known optimum). ``--functions lgbm`` adds a real task trained on the 
 LightGBM, 5-fold CV log loss on a bundled dataset (no known optimum: the table shows the
 mean best loss instead of regret).
 
+With gp, tpe and evolution among the methods the run ends with the ``searcher="auto"``
+check (:func:`auto_check`): the cells where auto's pick is within 0.1 log10 of the best of
+the three, and the most cells any rule that sees only the space, the budget and the
+parallelism could win; ``--check FILE`` prints it from a JSON this bench wrote.
+
 Example (small)::
 
     python -m raysearch.bench hpo --seeds 3 --budget 50 --functions branin hartmann6 \\
@@ -25,6 +30,7 @@ Example (small)::
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -41,7 +47,7 @@ from raysearch.bench.functions import PROBLEMS, TABLES, Problem, problem
 from raysearch.bench.report import format_table, write_json
 from raysearch.space import Categorical, Int, Space
 
-__all__ = ["main", "run_one"]
+__all__ = ["main", "run_one", "auto_check"]
 
 logger = logging.getLogger(__name__)
 
@@ -349,6 +355,12 @@ def _parser() -> argparse.ArgumentParser:
         help="instead of the table: each method's median suggest time over suggestions "
         "N..N+19 of one sequential Hartmann6 (6-d) run (the first function given)",
     )
+    ap.add_argument(
+        "--check",
+        metavar="JSON",
+        default=None,
+        help="run nothing: the auto check (auto_check) of a JSON this bench wrote",
+    )
     add_json_option(ap, "also write the numbers here")
     ap.add_argument("--progress", action="store_true", help="log each finished run")
     return ap
@@ -430,6 +442,64 @@ def _seed_record(
     return {"method": m, "function": fn, "seed": seed, "parallel": p, "best": best}
 
 
+def auto_check(records: list[dict[str, Any]], within: float = 0.1) -> dict[str, Any]:
+    """``searcher="auto"`` against the best of GP, TPE and evolution, from the JSON's
+    ``runs`` (a cell: one function at ``n`` trials and ``p`` pending, each method's mean
+    log10 regret over its seeds): ``within``, the cells where the searcher ``choose`` picks
+    (for the largest budget, as the bench runs it) is within ``within`` of the best;
+    ``ceiling``, the most cells any rule that sees only the space, the budget and the
+    parallelism can win (problems with equal spaces, e.g. the FCNet tables, get one choice,
+    so where their best searchers differ no rule serves both)."""
+    from raysearch.searchers.auto import choose
+
+    base = ("gp", "tpe", "evolution")
+    runs = [r for r in records if r["method"] in base and r["function"] not in REAL]
+    n_max = max(int(k[1:]) for r in runs for k in r["best"])
+    regrets: dict[tuple[str, str, str, int], list[float]] = {}
+    for r in runs:
+        opt = _problem(r["function"])[2]
+        for key, v in r["best"].items():
+            cell = (r["method"], r["function"], key, int(r["parallel"]))
+            regrets.setdefault(cell, []).append(math.log10(max(float(v) - opt, 1e-8)))
+    mean = {cell: float(np.mean(v)) for cell, v in regrets.items()}
+    groups: list[tuple[Space, list[str]]] = []
+    for fn in sorted({r["function"] for r in runs}):
+        space = _problem(fn)[0]
+        same = next((g for s, g in groups if s == space), None)
+        if same is None:
+            groups.append((space, [fn]))
+        else:
+            same.append(fn)
+    out: dict[str, Any] = {"within": 0, "cells": 0, "ceiling": 0, "misses": []}
+    for space, fns in groups:
+        for key, p in sorted({(c[2], c[3]) for c in mean if c[1] in fns}):
+            gaps = []
+            for fn in fns:
+                vals = {m: mean.get((m, fn, key, p), math.nan) for m in base}
+                if not any(math.isnan(v) for v in vals.values()):
+                    gaps.append((fn, {m: v - min(vals.values()) for m, v in vals.items()}))
+            pick = choose(space, n_trials=n_max, parallelism=p).name
+            for fn, g in gaps:
+                out["cells"] += 1
+                if g[pick] <= within:
+                    out["within"] += 1
+                else:
+                    out["misses"].append(f"{fn} {key}/p{p}: {pick} +{g[pick]:.2f}")
+            out["ceiling"] += max(sum(g[m] <= within for _, g in gaps) for m in base)
+    return out
+
+
+def _print_auto_check(records: list[dict[str, Any]]) -> None:
+    got = auto_check(records)
+    print(
+        f"\nauto check: the searcher auto picks is within 0.1 log10 regret of the best of "
+        f"gp/tpe/evolution in {got['within']}/{got['cells']} cells; any rule that sees only "
+        f"the space, budget and parallelism: at most {got['ceiling']}/{got['cells']}"
+    )
+    for miss in got["misses"]:
+        print("  miss:", miss)
+
+
 def main(argv: list[str] | None = None) -> int:
     a = _parser().parse_args(argv)
     if a.progress:
@@ -438,6 +508,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(var, "1")  # small matrices: threads only contend
     if a.suggest_time_at is not None:
         return _suggest_time(a)
+    if a.check is not None:
+        with open(a.check) as f:
+            _print_auto_check(json.load(f)["runs"])
+        return 0
     t0 = time.time()
     results: dict[tuple[str, str, int], list[Any]] = {}
     errors: list[str] = []
@@ -457,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
     if known:
         print("\naverage over synthetic functions")
         print(format_table(_average_rows(a, rows, known), digits=3))
+    if {"gp", "tpe", "evolution"} <= set(a.methods) and set(a.functions) - set(REAL):
+        _print_auto_check(per_seed)
     for e in errors[:10]:
         print("error:", e)
     print(f"# {time.time() - t0:.0f}s, {a.procs} processes (timings shared the machine)")

@@ -19,7 +19,10 @@ small macro space (:func:`bench_space`: 1-4 blocks, three ops, widths 8/16/32, k
   ``--search-metric`` (``loss``, the default, or ``acc``), the top ``--top-k`` by it
   retrained from scratch under ASHA) against ``EvolutionSearch`` with stand-alone training
   (NAS I) at ``--evals`` evaluations: final accuracy, compute (sample-passes: a
-  forward-only sample counts 1/3; FLOPs, below) and seconds;
+  forward-only sample counts 1/3; FLOPs, below) and seconds; then both winners are trained
+  again with ``--confirm-seeds`` fresh training seeds (default 3; not counted as search
+  compute), since each search's final accuracy is its best single training and one
+  architecture's accuracy varies by ~0.01-0.02 between training seeds;
 * **scaling**: 4 evaluation trials on 2 CPUs map one copy of the weights from Ray's object
   store (object-store usage and per-worker memory), and evaluation throughput with 2
   workers against 1, ``--eval-batch`` architectures per trial (and 1 for contrast); it
@@ -50,7 +53,6 @@ ranks worse (k = 3: tau by loss 0.59 / 0.56 at 60 epochs) and searches less reli
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import time
@@ -61,6 +63,7 @@ import numpy as np
 
 from raysearch.bench.common import add_cpus_option, add_json_option, bench_parser, init_local_ray
 from raysearch.bench.report import format_table, write_json
+from raysearch.bench.standalone import StandaloneCache, confirm
 from raysearch.nas.sampling import DEPTH_POWER_SAMPLERS, SAMPLERS
 
 __all__ = ["main", "bench_space", "kendall_tau", "top_k_precision", "StandaloneCache"]
@@ -94,59 +97,6 @@ def top_k_precision(predicted: list[float], actual: list[float], k: int) -> floa
     best_p = set(np.argsort(-np.asarray(predicted), kind="stable")[:k].tolist())
     best_a = set(np.argsort(-np.asarray(actual), kind="stable")[:k].tolist())
     return len(best_p & best_a) / max(k, 1)
-
-
-class StandaloneCache:
-    """Stand-alone accuracies keyed by architecture JSON, kept in ``folder/standalone.json``
-    (so reruns of the benchmark train each architecture once)."""
-
-    def __init__(self, folder: str, task: Any, epochs: int) -> None:
-        self.path = os.path.join(folder, f"standalone-e{epochs}-n{len(task.train_data[0])}.json")
-        self.task, self.epochs = task, int(epochs)
-        self.data: dict[str, dict[str, float]] = {}
-        if os.path.exists(self.path):
-            with open(self.path) as f:
-                self.data = json.load(f)
-        self.trained = 0
-        self.seconds = 0.0
-
-    def __call__(self, arch: dict[str, Any], seed: int = 0) -> float:
-        """Stand-alone accuracy of ``arch`` trained with training seed ``seed`` (seed 0 is
-        the training default: its key is the bare architecture, as in older caches)."""
-        from raysearch.nas.trainable import train_arch
-
-        config = dict(arch) if seed == 0 else {**arch, "seed": int(seed)}
-        key = json.dumps(config, sort_keys=True)
-        if key not in self.data:
-            start = time.perf_counter()
-            _, metrics = train_arch(config, self.task, epochs=self.epochs, device="cpu")
-            self.seconds += time.perf_counter() - start
-            self.trained += 1
-            self.data[key] = {"val_acc": float(metrics["val_acc"]), "params": metrics["params"]}
-            tmp = self.path + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(self.data, f)
-            os.replace(tmp, self.path)
-        return float(self.data[key]["val_acc"])
-
-    def flops(self, arch: dict[str, Any]) -> float:
-        """FLOPs of one stand-alone training of ``arch``: forward multiply-accumulates per
-        sample times samples, a training sample counting 3x (forward and backward)."""
-        from raysearch.nas import cost
-        from raysearch.nas.supernet import path_flops
-
-        shape, classes = self.task.input_shape, self.task.num_classes
-        if arch.get("kind") == "macro":
-            per = float(path_flops(arch, shape, classes))
-        else:
-            per = float(cost(arch, shape, classes, latency=False)["flops"])
-        n_train, n_val = len(self.task.train_data[0]), len(self.task.val_data[0])
-        return self.epochs * (3.0 * n_train + n_val) * per
-
-    def sample_passes(self) -> float:
-        """Forward+backward samples of one stand-alone training (validation forward 1/3)."""
-        n_train, n_val = len(self.task.train_data[0]), len(self.task.val_data[0])
-        return float(self.epochs * (n_train + n_val / 3.0))
 
 
 # ----------------------------------------------------------------------------- sections
@@ -258,8 +208,10 @@ def evolution_baseline(a: Any, space: Any, cache: StandaloneCache) -> dict[str, 
     result = optimize(searcher, cache, a.evals, mode="max")
     values = [float(t.value) if t.value is not None else math.nan for t in result.trials]
     curve = np.fmax.accumulate(np.nan_to_num(np.asarray(values), nan=0.0)).tolist()
+    found = bool(np.isfinite(values).any())
     return {
         "best": curve[-1],
+        "winner": result.trials[int(np.nanargmax(values))].config if found else None,
         "curve": curve,
         "evaluations": len(values),
         "sample_passes": len(values) * cache.sample_passes(),
@@ -301,9 +253,20 @@ def oneshot_search(a: Any, task: Any, space: Any, folder: str) -> Any:
     )
 
 
-def compare(evolution: dict[str, Any], out: Any, cache: StandaloneCache) -> dict[str, Any]:
-    """One-shot vs stand-alone evolution: accuracy and compute."""
+def compare(
+    evolution: dict[str, Any], out: Any, cache: StandaloneCache, seeds: int = 0
+) -> dict[str, Any]:
+    """One-shot vs stand-alone evolution: accuracy and compute; with ``seeds`` > 0 also both
+    winners' mean accuracy over that many fresh training seeds (:func:`confirm`)."""
     oneshot_acc = float(out.winner_metrics["val_acc"])
+    fresh: dict[str, Any] = {}
+    if seeds > 0 and evolution["winner"] is not None:
+        got = confirm(cache, {"oneshot": out.winner, "evolution": evolution["winner"]}, seeds)
+        fresh = {f"{name}_fresh_{k}": got[name][k] for name in got for k in ("mean", "sd")}
+        fresh["fresh_seeds"] = int(seeds)
+        fresh["oneshot_reaches_evolution_fresh"] = (
+            got["oneshot"]["mean"] >= got["evolution"]["mean"]
+        )
     reached = next((i + 1 for i, v in enumerate(evolution["curve"]) if v >= oneshot_acc), None)
     ratio = evolution["sample_passes"] / max(out.compute["sample_pass_equivalents"], 1.0)
     return {
@@ -322,6 +285,7 @@ def compare(evolution: dict[str, Any], out: Any, cache: StandaloneCache) -> dict
         + out.compute["search_s"]
         + out.compute["retrain_s"],
         "evolution_train_s_new": cache.seconds,
+        **fresh,
     }
 
 
@@ -511,6 +475,12 @@ def _parser() -> Any:
     ap.add_argument("--search-samples", type=int, default=100)
     ap.add_argument("--top-k", type=int, default=3)
     ap.add_argument("--search-seed", type=int, default=None, help="default: from --seeds")
+    ap.add_argument(
+        "--confirm-seeds",
+        type=int,
+        default=3,
+        help="search: both winners trained again with this many fresh training seeds",
+    )
     ap.add_argument("--search-eval-batch", type=int, default=1, help="architectures per trial")
     ap.add_argument("--scaling-samples", type=int, default=128)
     ap.add_argument(
@@ -527,7 +497,7 @@ def _parser() -> Any:
 def _quick(a: Any) -> None:
     a.n_train, a.n_val, a.epochs, a.archs, a.seeds = 256, 128, 2, 6, a.seeds[:1]
     a.supernet_epochs, a.calib, a.evals, a.search_samples = 1, 64, 6, 4
-    a.top_k, a.scaling_samples, a.eval_batch = 2, 4, 2
+    a.top_k, a.scaling_samples, a.eval_batch, a.confirm_seeds = 2, 4, 2, 1
 
 
 def _scaling_weights(out: Any, space: Any) -> dict[str, Any]:
@@ -580,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     if "search" in a.sections and out is not None:
         evolution = evolution_baseline(a, space, cache)
-        report["compare"] = compare(evolution, out, cache)
+        report["compare"] = compare(evolution, out, cache, a.confirm_seeds)
         report["evolution_curve"] = evolution["curve"]
         print("\none-shot vs stand-alone EvolutionSearch\n" + format_table([report["compare"]]))
     if "scaling" in a.sections:

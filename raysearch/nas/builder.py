@@ -17,6 +17,7 @@ left untouched).
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 import time
@@ -40,6 +41,7 @@ __all__ = [
     "head_layers",
     "weight_generator",
     "ArchitectureError",
+    "ActivePath",
     "KINDS",
     "ACTIVATION_NAMES",
 ]
@@ -187,6 +189,30 @@ def check_arch(arch: Mapping[str, Any], space: Space | None = None) -> None:
         except SpaceError as err:
             raise ArchitectureError(f"architecture is outside its space: {err}") from None
     _CHECKS[str(kind)](arch)
+
+
+class ActivePath:
+    """What every supernet shares (mixed into its ``nn.Module``): the architecture its
+    forward pass computes, checked against its space ``self.space`` when it is set."""
+
+    space: Space
+    active: dict[str, Any] | None
+
+    def check(self, arch: Mapping[str, Any]) -> dict[str, Any]:
+        """``arch`` as a plain dict, if it is a point of this supernet's space."""
+        check_arch(arch, self.space)
+        return copy.deepcopy(dict(arch))
+
+    def set_active(self, arch: Mapping[str, Any]) -> None:
+        """The path :meth:`forward` computes from now on."""
+        self.active = self.check(arch)
+
+    def path(self, arch: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        """``arch``, or the active architecture when it is None."""
+        arch = self.active if arch is None else arch
+        if arch is None:
+            raise ArchitectureError("no active architecture: call set_active(arch) first")
+        return arch
 
 
 # ----------------------------------------------------------------------------- networks

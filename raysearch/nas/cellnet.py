@@ -26,16 +26,15 @@ torch is imported when a supernet is built; the classes are created on first use
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
 from raysearch.nas.builder import (
+    ActivePath,
     ArchitectureError,
     build,
-    check_arch,
     head_layers,
     reduction_block,
     stem_layers,
@@ -129,7 +128,7 @@ def _super_cell(nn: Any) -> type:
 
 
 def _cell_supernet(nn: Any, ns: SimpleNamespace) -> type:
-    class NB201SuperNet(nn.Module):
+    class NB201SuperNet(ActivePath, nn.Module):
         """Every architecture of a cell space; see :mod:`raysearch.nas.cellnet`."""
 
         def __init__(self, space: Space, input_shape: Sequence[int], num_classes: int) -> None:
@@ -154,19 +153,8 @@ def _cell_supernet(nn: Any, ns: SimpleNamespace) -> type:
             self.head = nn.Sequential(*head_layers(c, dim, self.num_classes, norm_act=True))
             self.active: dict[str, Any] | None = None
 
-        def check(self, arch: Mapping[str, Any]) -> dict[str, Any]:
-            """``arch`` as a plain dict, if it is a point of this supernet's space."""
-            check_arch(arch, self.space)
-            return copy.deepcopy(dict(arch))
-
-        def set_active(self, arch: Mapping[str, Any]) -> None:
-            """The path :meth:`forward` computes from now on."""
-            self.active = self.check(arch)
-
         def forward(self, x: Any, arch: Mapping[str, Any] | None = None) -> Any:
-            arch = self.active if arch is None else arch
-            if arch is None:
-                raise ArchitectureError("no active architecture: call set_active(arch) first")
+            arch = self.path(arch)
             edges = [str(e) for e in arch["edges"]]
             x = self.stem(x)
             for block in self.blocks:

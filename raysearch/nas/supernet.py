@@ -29,7 +29,6 @@ classes are created on first use by :func:`supernet_modules` (like
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 import warnings
@@ -39,7 +38,12 @@ from typing import Any
 
 import numpy as np
 
-from raysearch.nas.builder import ArchitectureError, build, check_arch, weight_generator
+from raysearch.nas.builder import (
+    ActivePath,
+    ArchitectureError,
+    build,
+    weight_generator,
+)
 from raysearch.space import Space
 
 __all__ = [
@@ -282,7 +286,7 @@ def _macro_block(nn: Any, F: Any, ns: SimpleNamespace) -> type:
 
 
 def _macro_supernet(torch: Any, nn: Any, F: Any, ns: SimpleNamespace) -> type:
-    class MacroSuperNet(nn.Module):
+    class MacroSuperNet(ActivePath, nn.Module):
         """Every architecture of a macro space; see :func:`SuperNet`."""
 
         def __init__(self, space: Space, input_shape: Sequence[int], num_classes: int) -> None:
@@ -310,19 +314,8 @@ def _macro_supernet(torch: Any, nn: Any, F: Any, ns: SimpleNamespace) -> type:
             self.head = ns.ElasticLinear(widest, self.num_classes)
             self.active: dict[str, Any] | None = None
 
-        def check(self, arch: Mapping[str, Any]) -> dict[str, Any]:
-            """``arch`` as a plain dict, if it is a point of this supernet's space."""
-            check_arch(arch, self.space)
-            return copy.deepcopy(dict(arch))
-
-        def set_active(self, arch: Mapping[str, Any]) -> None:
-            """The path :meth:`forward` computes from now on."""
-            self.active = self.check(arch)
-
         def forward(self, x: Any, arch: Mapping[str, Any] | None = None, trace: Any = None) -> Any:
-            arch = self.active if arch is None else arch
-            if arch is None:
-                raise ArchitectureError("no active architecture: call set_active(arch) first")
+            arch = self.path(arch)
             if self.add_channel:
                 x = x.unsqueeze(1)
             conv, norm = self.stem

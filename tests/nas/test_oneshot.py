@@ -111,6 +111,9 @@ def test_bench_oneshot_quick_runs(ray_local, tmp_path) -> None:
     report = json.loads(out.read_text())
     assert report["ranking"]["rows"] and "compute_ratio" in report["compare"]
     assert report["compare"]["flops_ratio"] > 0 and report["compare"]["oneshot_flops"] > 0
+    # both winners trained again with a fresh training seed (--quick: one)
+    assert report["compare"]["fresh_seeds"] == 1
+    assert 0 < report["compare"]["evolution_fresh_mean"] <= 1
     # ranking's ground truth: the mean of two stand-alone training seeds (seed 0 reported too)
     per_seed = report["ranking"]["standalone_per_seed"]
     assert len(per_seed) == 2 and per_seed[0] != per_seed[1]
@@ -132,6 +135,23 @@ def test_standalone_cache_keeps_one_result_per_training_seed(tmp_path) -> None:
     # ... and a fresh cache on the same folder trains nothing again
     again = StandaloneCache(str(tmp_path), task, 1)
     assert (again(arch), again(arch, seed=1), again.trained) == (first, other, 0)
+
+
+def test_confirm_trains_each_winner_with_fresh_seeds(tmp_path) -> None:
+    from raysearch.bench.standalone import StandaloneCache, confirm
+
+    task = mnist1d_task(max_epochs=1, n_train=128, n_val=64, batch_size=64)
+    task.latency_repeats = 0
+    rng = np.random.default_rng(0)
+    a, b = (SPACE.to_config(SPACE.sample(rng)) for _ in range(2))
+    cache = StandaloneCache(str(tmp_path), task, 1)
+    seen = cache(a)  # the training a search saw (seed 0) is not one of the fresh ones
+    got = confirm(cache, {"a": a, "b": b}, 2)
+    assert cache.trained == 1 + 4
+    assert got["a"]["accs"] == [cache(a, 1), cache(a, 2)] and cache.trained == 5
+    assert got["a"]["mean"] == pytest.approx(np.mean(got["a"]["accs"]))
+    assert got["b"]["sd"] == pytest.approx(np.std(got["b"]["accs"], ddof=1))
+    assert seen == cache(a) and len(cache.data) == 5
 
 
 def _ordered_search(tmp_path, name: str, eval_batch: int) -> list:

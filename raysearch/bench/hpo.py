@@ -390,6 +390,11 @@ def _run_jobs(a: argparse.Namespace) -> list[tuple[tuple[str, str, int, int, int
     return out
 
 
+def _log_regret(best: float, opt: float) -> float:
+    """The table's measure: log10 of ``best - opt``, floored at 1e-8 (an exact hit)."""
+    return math.log10(max(best - opt, 1e-8))
+
+
 def _function_rows(
     a: argparse.Namespace, results: dict[tuple[str, str, int], list[Any]]
 ) -> list[dict[str, Any]]:
@@ -407,9 +412,7 @@ def _function_rows(
                     cells = []
                     for values, times in runs:
                         best = float(np.nanmin(np.asarray(values[:n], dtype=float)))
-                        cells.append(
-                            best if math.isnan(opt) else math.log10(max(best - opt, 1e-8))
-                        )
+                        cells.append(best if math.isnan(opt) else _log_regret(best, opt))
                         if p == 1:
                             ms.extend(times[:n])
                     row[f"n{n}/p{p}"] = float(np.mean(cells)) if cells else math.nan
@@ -460,7 +463,7 @@ def auto_check(records: list[dict[str, Any]], within: float = 0.1) -> dict[str, 
         opt = _problem(r["function"])[2]
         for key, v in r["best"].items():
             cell = (r["method"], r["function"], key, int(r["parallel"]))
-            regrets.setdefault(cell, []).append(math.log10(max(float(v) - opt, 1e-8)))
+            regrets.setdefault(cell, []).append(_log_regret(float(v), opt))
     mean = {cell: float(np.mean(v)) for cell, v in regrets.items()}
     groups: list[tuple[Space, list[str]]] = []
     for fn in sorted({r["function"] for r in runs}):
